@@ -1,0 +1,163 @@
+#include "guest/agent_client.h"
+
+#include <random>
+
+#include "util/base64.h"
+#include "util/log.h"
+
+namespace cpuhp {
+namespace {
+
+std::string AgentErrorMessage(const std::string& cls, const std::string& desc,
+                              const nlohmann::json& command) {
+  return "guest agent command " + command.value("execute", std::string("?")) +
+         " failed: " + cls + ": " + desc + "\n  sent: " + command.dump();
+}
+
+bool IsMissingFile(const AgentError& e) {
+  return e.desc().find("No such file or directory") != std::string::npos ||
+         e.desc().find("No such device") != std::string::npos;
+}
+
+}  // namespace
+
+AgentError::AgentError(std::string error_class, std::string desc, nlohmann::json command)
+    : Error(AgentErrorMessage(error_class, desc, command)),
+      class_(std::move(error_class)),
+      desc_(std::move(desc)) {}
+
+AgentClient::AgentClient(UniqueFd fd, std::string name, Transcript* transcript)
+    : channel_(std::move(fd), std::move(name), transcript) {}
+
+bool AgentClient::SyncOnce(const Deadline& deadline) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  // The agent's JSON parser takes ids up to int64; keep it positive and safe.
+  int64_t id = static_cast<int64_t>(rng() >> 12);
+  channel_.SendRaw("\xFF", deadline);
+  channel_.Send({{"execute", "guest-sync-delimited"}, {"arguments", {{"id", id}}}}, deadline);
+  channel_.stream().DiscardUntilDelimiter();
+  for (;;) {
+    auto msg = channel_.Receive(deadline);
+    if (!msg) return false;
+    auto ret = msg->find("return");
+    if (ret != msg->end() && *ret == id) return true;
+    // A reply to an earlier attempt: wait for the next delimited one.
+    channel_.stream().DiscardUntilDelimiter();
+  }
+}
+
+void AgentClient::Sync(const Deadline& deadline) {
+  for (int attempt = 1;; ++attempt) {
+    Deadline attempt_deadline = Deadline::After(kAgentSyncTimeout).Min(deadline);
+    if (SyncOnce(attempt_deadline)) {
+      synced_ = true;
+      return;
+    }
+    if (deadline.Expired()) {
+      throw TimeoutError(name() + ": guest agent did not answer guest-sync-delimited (" +
+                         std::to_string(attempt) + " attempts)");
+    }
+    LOG(kDebug, name()) << "sync attempt " << attempt << " unanswered, retrying";
+  }
+}
+
+nlohmann::json AgentClient::Execute(std::string_view command, const nlohmann::json& arguments,
+                                    const Deadline& deadline) {
+  if (!synced_) Sync(deadline);
+  nlohmann::json request = {{"execute", command}};
+  if (!arguments.is_null()) request["arguments"] = arguments;
+  channel_.Send(request, deadline);
+  for (;;) {
+    auto msg = channel_.Receive(deadline);
+    if (!msg) {
+      synced_ = false;
+      throw TimeoutError(name() + ": no reply to guest agent command " + request.dump());
+    }
+    if (auto err = msg->find("error"); err != msg->end()) {
+      throw AgentError(err->value("class", "?"), err->value("desc", "?"), request);
+    }
+    if (auto ret = msg->find("return"); ret != msg->end()) return *ret;
+    LOG(kDebug, name()) << "ignoring unexpected message " << msg->dump();
+  }
+}
+
+void AgentClient::Ping(const Deadline& deadline) { Execute("guest-ping", nullptr, deadline); }
+
+std::vector<GuestVcpu> AgentClient::GetVcpus(const Deadline& deadline) {
+  std::vector<GuestVcpu> out;
+  for (const auto& v : Execute("guest-get-vcpus", nullptr, deadline)) {
+    out.push_back({v.value("logical-id", -1), v.value("online", false),
+                   v.value("can-offline", false)});
+  }
+  return out;
+}
+
+void AgentClient::SetVcpus(const std::vector<GuestVcpu>& vcpus, const Deadline& deadline) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& v : vcpus) list.push_back({{"logical-id", v.logical_id}, {"online", v.online}});
+  nlohmann::json request = {{"vcpus", list}};
+  auto done = Execute("guest-set-vcpus", request, deadline);
+  size_t n = done.is_number() ? done.get<size_t>() : 0;
+  if (n < vcpus.size()) {
+    throw AgentError("Incomplete",
+                     "guest-set-vcpus processed " + std::to_string(n) + " of " +
+                         std::to_string(vcpus.size()) + " entries; cpu" +
+                         std::to_string(vcpus[n].logical_id) + " was not set",
+                     {{"execute", "guest-set-vcpus"}, {"arguments", request}});
+  }
+}
+
+void AgentClient::SetOnline(int cpu, bool online, const Deadline& deadline) {
+  SetVcpus({{cpu, online, true}}, deadline);
+}
+
+std::string AgentClient::ReadFile(const std::string& path, const Deadline& deadline) {
+  int64_t handle =
+      Execute("guest-file-open", {{"path", path}, {"mode", "r"}}, deadline).get<int64_t>();
+  std::string content;
+  try {
+    for (;;) {
+      auto chunk = Execute("guest-file-read", {{"handle", handle}, {"count", 65536}}, deadline);
+      content += Base64Decode(chunk.value("buf-b64", ""));
+      if (chunk.value("eof", true) || chunk.value("count", 0) == 0) break;
+    }
+  } catch (...) {
+    try {
+      Execute("guest-file-close", {{"handle", handle}}, deadline);
+    } catch (...) {
+    }
+    throw;
+  }
+  Execute("guest-file-close", {{"handle", handle}}, deadline);
+  return content;
+}
+
+std::optional<std::string> AgentClient::TryReadFile(const std::string& path,
+                                                    const Deadline& deadline) {
+  try {
+    return ReadFile(path, deadline);
+  } catch (const AgentError& e) {
+    if (IsMissingFile(e)) return std::nullopt;
+    throw;
+  }
+}
+
+void AgentClient::WriteFile(const std::string& path, std::string_view content,
+                            const Deadline& deadline) {
+  int64_t handle =
+      Execute("guest-file-open", {{"path", path}, {"mode", "w"}}, deadline).get<int64_t>();
+  try {
+    Execute("guest-file-write", {{"handle", handle}, {"buf-b64", Base64Encode(content)}},
+            deadline);
+    Execute("guest-file-flush", {{"handle", handle}}, deadline);
+  } catch (...) {
+    try {
+      Execute("guest-file-close", {{"handle", handle}}, deadline);
+    } catch (...) {
+    }
+    throw;
+  }
+  Execute("guest-file-close", {{"handle", handle}}, deadline);
+}
+
+}  // namespace cpuhp

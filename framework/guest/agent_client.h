@@ -1,0 +1,92 @@
+// A client for the QEMU guest agent (qemu-ga) over its virtio-serial socket.
+//
+// Same JSON framing as QMP, but the agent has no ids and no greeting: after
+// connecting, or after any timeout (a late reply would otherwise be taken for
+// the next command's), the client resynchronises with guest-sync-delimited:
+// it sends 0xFF (resetting the agent's parser) and a random id, drops every
+// byte up to the agent's 0xFF, and expects its id back. Execute() does that
+// by itself when needed.
+//
+// File helpers read sysfs through guest-file-open/read/close (no guest-exec,
+// no shell in the guest needed) and always close the handle.
+//
+//   AgentClient agent(std::move(fd), "qga", &transcript);
+//   agent.Sync(Deadline::After(kBootTimeout));
+//   std::string online = agent.ReadFile("/sys/devices/system/cpu/online");
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "qmp/json_channel.h"
+#include "util/deadline.h"
+#include "util/error.h"
+
+namespace cpuhp {
+
+// The agent answered {"error": {"class", "desc"}}.
+class AgentError : public Error {
+ public:
+  AgentError(std::string error_class, std::string desc, nlohmann::json command);
+  const std::string& error_class() const { return class_; }
+  const std::string& desc() const { return desc_; }
+
+ private:
+  std::string class_;
+  std::string desc_;
+};
+
+// One entry of guest-get-vcpus.
+struct GuestVcpu {
+  int logical_id = -1;
+  bool online = false;
+  bool can_offline = false;
+  bool operator==(const GuestVcpu&) const = default;
+};
+
+class AgentClient {
+ public:
+  AgentClient(UniqueFd fd, std::string name, Transcript* transcript);
+
+  // Resynchronises, retrying every kAgentSyncTimeout until the deadline (the
+  // guest may still be booting: earlier attempts are answered late and
+  // dropped). Throws TimeoutError, ConnectionError.
+  void Sync(const Deadline& deadline);
+
+  // Runs one command; returns its "return" (null for commands without one).
+  // Throws AgentError, TimeoutError (the next call resyncs), ConnectionError.
+  nlohmann::json Execute(std::string_view command, const nlohmann::json& arguments = nullptr,
+                         const Deadline& deadline = Deadline::After(kAgentTimeout));
+
+  void Ping(const Deadline& deadline = Deadline::After(kAgentTimeout));
+  std::vector<GuestVcpu> GetVcpus(const Deadline& deadline = Deadline::After(kAgentTimeout));
+  // Sets each listed vCPU online/offline through guest-set-vcpus. Throws
+  // AgentError if the agent processed fewer entries than given (naming the first
+  // one it did not).
+  void SetVcpus(const std::vector<GuestVcpu>& vcpus,
+                const Deadline& deadline = Deadline::After(kAgentTimeout));
+  void SetOnline(int cpu, bool online, const Deadline& deadline = Deadline::After(kAgentTimeout));
+
+  // The whole content of a guest file. Throws AgentError if it cannot be opened.
+  std::string ReadFile(const std::string& path,
+                       const Deadline& deadline = Deadline::After(kAgentTimeout));
+  // The same, but nullopt when the file does not exist (ENOENT/ENODEV).
+  std::optional<std::string> TryReadFile(const std::string& path,
+                                         const Deadline& deadline = Deadline::After(kAgentTimeout));
+  // Writes `content` to a guest file (e.g. a sysfs attribute) and flushes it, so
+  // that a kernel refusal surfaces here as an AgentError.
+  void WriteFile(const std::string& path, std::string_view content,
+                 const Deadline& deadline = Deadline::After(kAgentTimeout));
+
+  const std::string& name() const { return channel_.name(); }
+
+ private:
+  bool SyncOnce(const Deadline& deadline);
+
+  JsonChannel channel_;
+  bool synced_ = false;
+};
+
+}  // namespace cpuhp

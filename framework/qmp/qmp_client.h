@@ -1,0 +1,95 @@
+// A QMP client: the QEMU Machine Protocol over one socket.
+//
+// Speaks the protocol only; the Machine owns the process. Commands carry an
+// id; events that arrive while a command waits (or while nobody waits) are
+// buffered and handed to later WaitForEvent() callers, as QEMU's Python
+// harness does. Errors from QEMU come back as QmpError with QEMU's class and
+// description and the command that was sent.
+//
+//   QmpClient qmp(ConnectUnix(path), "qmp", &transcript);
+//   qmp.Handshake(Deadline::After(kQmpTimeout));
+//   qmp.Execute("device_add", {{"driver", "qemu64-x86_64-cpu"}, {"id", "cpu1"}, ...});
+//   qmp.WaitForEvent("ACPI_DEVICE_OST", MatchData({{"info", {{"device", "cpu1"}}}}), deadline);
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "qmp/json_channel.h"
+#include "util/deadline.h"
+#include "util/error.h"
+
+namespace cpuhp {
+
+// QEMU answered a command with {"error": {"class": ..., "desc": ...}}.
+class QmpError : public Error {
+ public:
+  QmpError(std::string error_class, std::string desc, nlohmann::json command);
+  const std::string& error_class() const { return class_; }
+  const std::string& desc() const { return desc_; }
+  const nlohmann::json& command() const { return command_; }
+
+ private:
+  std::string class_;
+  std::string desc_;
+  nlohmann::json command_;
+};
+
+// True when every key of `pattern` is in `value` with an equal (recursively
+// matching, for objects) value: QEMU's harness matches events this way.
+bool JsonMatches(const nlohmann::json& value, const nlohmann::json& pattern);
+
+using EventPredicate = std::function<bool(const nlohmann::json& event)>;
+// An EventPredicate matching events whose "data" contains `pattern`.
+EventPredicate MatchData(nlohmann::json pattern);
+
+class QmpClient {
+ public:
+  QmpClient(UniqueFd fd, std::string name, Transcript* transcript);
+
+  // Reads the greeting and sends qmp_capabilities. Returns the greeting.
+  // Throws TimeoutError, ConnectionError, ProtocolError, QmpError.
+  const nlohmann::json& Handshake(const Deadline& deadline);
+  const nlohmann::json& greeting() const { return greeting_; }
+
+  // Runs one command and returns its "return" value. Waits until the
+  // deadline for the reply; throws QmpError if QEMU refused it, TimeoutError
+  // if no reply came, ConnectionError if QEMU closed the socket.
+  nlohmann::json Execute(std::string_view command, const nlohmann::json& arguments = nullptr,
+                         const Deadline& deadline = Deadline::After(kQmpTimeout));
+
+  // Waits for an event named `name` that `match` accepts (any if null), first
+  // among those already buffered (oldest first), then as they arrive. The
+  // returned event is removed from the buffer; others stay.
+  // Throws TimeoutError (naming the event and the events seen meanwhile).
+  nlohmann::json WaitForEvent(std::string_view name, const EventPredicate& match,
+                              const Deadline& deadline);
+  // The same, but nullopt on timeout.
+  std::optional<nlohmann::json> TryWaitForEvent(std::string_view name,
+                                                const EventPredicate& match,
+                                                const Deadline& deadline);
+  // Reads whatever has arrived without waiting, buffering events.
+  void PollEvents();
+  // Removes and returns all buffered events.
+  std::vector<nlohmann::json> TakeEvents();
+  const std::deque<nlohmann::json>& events() const { return events_; }
+
+  const std::string& name() const { return channel_.name(); }
+  JsonChannel& channel() { return channel_; }
+
+ private:
+  std::optional<nlohmann::json> TakeBuffered(std::string_view name, const EventPredicate& match);
+  // Reads one message; buffers it if it is an event. Returns it, or nullopt on timeout.
+  std::optional<nlohmann::json> ReadOne(const Deadline& deadline);
+
+  JsonChannel channel_;
+  nlohmann::json greeting_;
+  std::deque<nlohmann::json> events_;
+  unsigned long next_id_ = 1;
+};
+
+}  // namespace cpuhp

@@ -1,0 +1,54 @@
+#include "vm/vm_fixture.h"
+
+#include <cstdlib>
+
+namespace cpuhp::testing {
+
+std::filesystem::path TestArtifactsDir() {
+  const char* base = std::getenv("CPUHP_TEST_ARTIFACTS");
+  std::filesystem::path dir = base && *base ? base : "test-artifacts";
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "unknown";
+  for (char& c : name) {
+    if (c == '/') c = '_';
+  }
+  return dir / name;
+}
+
+MachineSpec KitSpec(const std::string& name, SmpTopology smp) {
+  MachineSpec spec;
+  spec.name = name;
+  spec.smp = smp;
+  if (const char* accel = std::getenv("CPUHP_TEST_ACCEL")) ParseAccel(accel, &spec.accel);
+  GuestKit::Load(GuestKit::DefaultDir()).ApplyTo(spec);
+  return spec;
+}
+
+Machine& VmTest::Boot(MachineSpec spec) {
+  auto dir = TestArtifactsDir() / spec.name;
+  std::filesystem::remove_all(dir);
+  machines_.push_back(std::make_unique<Machine>(std::move(spec), dir));
+  Machine& vm = *machines_.back();
+  try {
+    vm.Launch();
+  } catch (Error& e) {
+    ADD_FAILURE() << e.what();
+    throw;
+  }
+  return vm;
+}
+
+void VmTest::TearDown() {
+  bool failed = HasFailure();
+  for (auto& vm : machines_) {
+    if (failed) {
+      std::cerr << "---- " << vm->name() << " serial log tail (artifacts in "
+                << vm->artifacts_dir() << ")\n" << vm->SerialTail(40);
+    }
+    vm->Shutdown();
+  }
+  machines_.clear();
+  if (!failed) std::filesystem::remove_all(TestArtifactsDir());
+}
+
+}  // namespace cpuhp::testing

@@ -1,0 +1,73 @@
+// vCPU hotplug over QMP: the slots QEMU offers, and plugging/unplugging them
+// with the events that say the guest took part.
+//
+//   CpuHotplug hp(vm.Qmp());
+//   auto slot = hp.FreeSlots().at(0);
+//   hp.Plug(slot, "cpu1", Deadline::After(kHotplugSettleTimeout));   // waits for ACPI _OST
+//   hp.Unplug("cpu1", Deadline::After(kHotplugSettleTimeout));       // waits for DEVICE_DELETED
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "qmp/qmp_client.h"
+#include "vm/cpu_props.h"
+
+namespace cpuhp {
+
+// One entry of query-hotpluggable-cpus.
+struct HotpluggableCpu {
+  std::string type;  // the -device driver, e.g. "qemu64-x86_64-cpu"
+  int vcpus_count = 1;
+  CpuProps props;
+  std::optional<std::string> qom_path;  // set when plugged
+  bool plugged() const { return qom_path.has_value(); }
+  bool operator==(const HotpluggableCpu&) const = default;
+};
+
+// One entry of query-cpus-fast.
+struct CpuInfoFast {
+  int cpu_index = -1;
+  std::string qom_path;
+  int64_t thread_id = 0;
+  CpuProps props;
+  bool operator==(const CpuInfoFast&) const = default;
+};
+
+std::vector<HotpluggableCpu> ParseHotpluggableCpus(const nlohmann::json& reply);
+std::vector<CpuInfoFast> ParseCpusFast(const nlohmann::json& reply);
+std::vector<HotpluggableCpu> QueryHotpluggableCpus(QmpClient& qmp);
+std::vector<CpuInfoFast> QueryCpusFast(QmpClient& qmp);
+
+// The device id QEMU knows a plugged slot's CPU by: the last element of its
+// qom-path when it was device_add'ed with an id ("/machine/peripheral/cpu1"),
+// nullopt for boot CPUs ("/machine/unattached/device[0]").
+std::optional<std::string> PluggedDeviceId(const HotpluggableCpu& slot);
+
+class CpuHotplug {
+ public:
+  explicit CpuHotplug(QmpClient& qmp) : qmp_(qmp) {}
+
+  std::vector<HotpluggableCpu> Slots() { return QueryHotpluggableCpus(qmp_); }
+  // Unplugged slots, in QEMU's order sorted by (socket, die, core, thread).
+  std::vector<HotpluggableCpu> FreeSlots();
+
+  // device_add of `slot`'s driver with its props and `id`, then waits for the
+  // guest's ACPI _OST for it (ACPI_DEVICE_OST). Throws QmpError if QEMU
+  // refuses, TimeoutError if the guest never acknowledges.
+  void Plug(const HotpluggableCpu& slot, const std::string& id, const Deadline& deadline);
+  // device_add without waiting for the guest (for expect_error and for
+  // measuring): the raw QMP call.
+  void DeviceAdd(const std::string& driver, const std::string& id, const CpuProps& props,
+                 const Deadline& deadline);
+  // device_del, then waits for DEVICE_DELETED: the guest ejected the CPU and
+  // QEMU removed it. Throws QmpError, TimeoutError.
+  void Unplug(const std::string& id, const Deadline& deadline);
+
+ private:
+  QmpClient& qmp_;
+};
+
+}  // namespace cpuhp

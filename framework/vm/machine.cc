@@ -1,0 +1,189 @@
+#include "vm/machine.h"
+
+#include <poll.h>
+
+#include <csignal>
+
+#include <fstream>
+
+#include "util/log.h"
+
+namespace cpuhp {
+namespace {
+constexpr char kGuestErrorMarker[] = "cpuhp-guest-error";
+}  // namespace
+
+Machine::Machine(MachineSpec spec, std::filesystem::path artifacts_dir)
+    : spec_(std::move(spec)), artifacts_dir_(std::move(artifacts_dir)) {}
+
+Machine::~Machine() { Shutdown(std::chrono::seconds(5)); }
+
+QmpClient& Machine::Qmp() {
+  if (!qmp_) throw Error("vm " + name() + ": not launched (no QMP connection)");
+  return *qmp_;
+}
+
+AgentClient& Machine::Agent() {
+  if (!agent_) throw Error("vm " + name() + ": not launched (no guest agent connection)");
+  return *agent_;
+}
+
+std::optional<pid_t> Machine::pid() const {
+  if (!process_ || process_->status()) return std::nullopt;
+  return process_->pid();
+}
+
+bool Machine::Running() { return process_ && process_->Running(); }
+
+std::string Machine::SerialTail(int lines) const { return TailOfFile(paths_.serial_log, lines); }
+
+void Machine::AddContext(Error& e) {
+  std::string state;
+  if (!process_) {
+    state = "not started";
+  } else if (process_->Running()) {
+    state = "running, pid " + std::to_string(process_->pid());
+  } else {
+    state = "QEMU exited: " + process_->status()->Describe();
+  }
+  std::string ctx = "vm " + name() + " (" + state + "), artifacts in " + artifacts_dir_.string();
+  std::string qemu_log = TailOfFile(artifacts_dir_ / "qemu.log", 10);
+  if (!qemu_log.empty()) ctx += "\nqemu.log (last lines):\n" + qemu_log;
+  std::string serial = SerialTail(15);
+  if (!serial.empty()) ctx += "\nserial.log (last lines):\n" + serial;
+  e.AddContext(ctx);
+}
+
+void Machine::FailLaunch(const std::string& why) {
+  LaunchError e("vm " + name() + ": " + why + "\n  command: " + ShellQuote(argv_));
+  if (process_ && process_->Running()) process_->SignalGroup(SIGKILL);
+  if (process_) process_->Wait(Deadline::After(kShutdownTimeout));
+  AddContext(e);
+  qmp_.reset();
+  agent_.reset();
+  RemoveSockets();
+  throw e;
+}
+
+UniqueFd Machine::AcceptFromQemu(int listen_fd, const Deadline& deadline, const char* what) {
+  // QEMU connects while it starts; if it dies first, say so rather than wait out the deadline.
+  for (;;) {
+    pollfd fds[2] = {{listen_fd, POLLIN, 0}, {process_->pidfd(), POLLIN, 0}};
+    int rc = ::poll(fds, 2, deadline.PollTimeoutMs());
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc < 0) throw SystemError("poll", errno);
+    if (fds[0].revents & POLLIN) {
+      if (auto fd = AcceptWithDeadline(listen_fd, deadline)) return fd;
+    }
+    if (fds[1].revents & POLLIN) {
+      process_->Wait(Deadline::After(kShutdownTimeout));
+      FailLaunch(std::string("QEMU exited before connecting its ") + what + " socket");
+    }
+    if (rc == 0) FailLaunch(std::string("QEMU did not connect its ") + what + " socket in time");
+  }
+}
+
+void Machine::Launch(const Deadline& boot_deadline) {
+  if (process_) throw Error("vm " + name() + ": already launched");
+  accel_ = ResolveAccel(spec_.accel);
+  MakeDirs(artifacts_dir_);
+  // UNIX socket paths are limited to 107 bytes, artifact paths are not: the
+  // sockets get a short private directory of their own.
+  socket_dir_.emplace(std::filesystem::temp_directory_path(), "cpuhp-");
+  paths_ = {socket_dir_->path() / "qmp.sock", socket_dir_->path() / "qga.sock",
+            artifacts_dir_ / "serial.log"};
+  transcript_ = std::make_unique<Transcript>(artifacts_dir_ / "transcript.log");
+  UniqueFd qmp_listen = ListenUnix(paths_.qmp_socket);
+  UniqueFd agent_listen = ListenUnix(paths_.agent_socket);
+  argv_ = BuildCommandLine(spec_, accel_, paths_);
+  {
+    std::ofstream cmd(artifacts_dir_ / "cmdline.sh");
+    cmd << "#!/bin/sh\n# accel " << AccelName(spec_.accel) << " resolved to " << AccelName(accel_)
+        << "\n" << ShellQuote(argv_) << "\n";
+  }
+  transcript_->Record("vm", Transcript::Direction::kNote, "launch: " + ShellQuote(argv_));
+  LOG(kInfo, "vm") << name() << ": starting QEMU (" << AccelName(accel_) << ", -smp "
+                   << spec_.smp.ToQemuArg() << ")";
+  started_ = Clock::now();
+  process_.emplace(Process::Spawn({.argv = argv_, .output = artifacts_dir_ / "qemu.log"}));
+
+  qmp_ = std::make_unique<QmpClient>(AcceptFromQemu(qmp_listen.get(), boot_deadline, "QMP"),
+                                     "qmp", transcript_.get());
+  agent_ = std::make_unique<AgentClient>(
+      AcceptFromQemu(agent_listen.get(), boot_deadline, "guest agent"), "qga", transcript_.get());
+  try {
+    qmp_->Handshake(boot_deadline);
+  } catch (Error& e) {
+    FailLaunch(std::string("QMP handshake failed: ") + e.what());
+  }
+  if (!spec_.incoming) WaitForAgent(boot_deadline);
+}
+
+void Machine::WaitForAgent(const Deadline& deadline) {
+  for (;;) {
+    try {
+      Agent().Sync(Deadline::After(kAgentSyncTimeout).Min(deadline));
+      boot_time_ = Clock::now() - started_;
+      LOG(kInfo, "vm") << name() << ": guest agent answered after " << FormatDuration(boot_time_);
+      return;
+    } catch (const TimeoutError&) {
+      if (!process_->Running()) FailLaunch("QEMU exited while the guest was booting");
+      if (SerialTail(50).find(kGuestErrorMarker) != std::string::npos) {
+        FailLaunch("the guest reported an error on its console");
+      }
+      if (deadline.Expired()) {
+        TimeoutError e("vm " + name() + ": the guest agent did not answer within the boot "
+                       "deadline (is the guest kit's /init starting qemu-ga?)");
+        AddContext(e);
+        Shutdown(std::chrono::seconds(2));
+        throw e;
+      }
+    } catch (const ConnectionError& e) {
+      process_->Wait(Deadline::After(kShutdownTimeout));
+      FailLaunch(std::string("guest agent connection lost: ") + e.what());
+    }
+  }
+}
+
+void Machine::Shutdown(Clock::duration timeout) noexcept {
+  try {
+    if (process_ && process_->Running()) {
+      if (qmp_) {
+        try {
+          qmp_->Execute("quit", nullptr, Deadline::AfterUnscaled(timeout));
+        } catch (const Error& e) {
+          // QEMU may close the socket before replying: that is a successful quit.
+          LOG(kDebug, "vm") << name() << ": quit: " << e.what();
+        }
+      }
+      if (!process_->Wait(Deadline::AfterUnscaled(timeout))) {
+        LOG(kWarning, "vm") << name() << ": QEMU ignored quit, sending SIGTERM";
+        process_->Terminate(std::chrono::seconds(5));
+      }
+      LOG(kInfo, "vm") << name() << ": QEMU ended (" << process_->status()->Describe() << ")";
+      if (transcript_) {
+        transcript_->Record("vm", Transcript::Direction::kNote,
+                            "QEMU ended: " + process_->status()->Describe());
+      }
+    }
+  } catch (...) {
+  }
+  Kill();
+}
+
+void Machine::Kill() noexcept {
+  if (process_) {
+    try {
+      process_->SignalGroup(SIGKILL);
+      process_->Wait(Deadline::Never());
+    } catch (...) {
+    }
+  }
+  qmp_.reset();
+  agent_.reset();
+  RemoveSockets();
+}
+
+void Machine::RemoveSockets() noexcept { socket_dir_.reset(); }
+
+}  // namespace cpuhp

@@ -1,0 +1,92 @@
+// One QEMU guest run directly by cpuhp: the process, its QMP and guest agent
+// connections, its serial log and transcript.
+//
+// Guarantees: QEMU dies with cpuhp (process group + PR_SET_PDEATHSIG); the
+// sockets live in a private /tmp directory that is removed on Shutdown() or
+// destruction, whatever happened; the artifacts directory keeps serial.log,
+// transcript.log (every QMP/agent message), qemu.log (QEMU's own stderr) and
+// cmdline.sh (the exact command line) for after-the-fact debugging.
+//
+//   Machine vm(spec, artifacts / "vm0");
+//   vm.Launch();                       // QEMU up, QMP negotiated, agent answering
+//   vm.Qmp().Execute("query-hotpluggable-cpus");
+//   vm.Shutdown();                     // quit, then SIGTERM, then SIGKILL
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "guest/agent_client.h"
+#include "qmp/qmp_client.h"
+#include "util/process.h"
+#include "util/temp_dir.h"
+#include "util/transcript.h"
+#include "vm/machine_spec.h"
+
+namespace cpuhp {
+
+class Machine {
+ public:
+  Machine(MachineSpec spec, std::filesystem::path artifacts_dir);
+  ~Machine();
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+
+  // Starts QEMU, negotiates QMP, and (unless spec.incoming is set) waits for
+  // the guest agent to answer. Throws LaunchError (command line, exit status,
+  // qemu.log and serial tails) if QEMU dies, TimeoutError if the guest does not
+  // come up before the deadline; either way nothing is left running.
+  void Launch(const Deadline& boot_deadline = Deadline::After(kBootTimeout));
+  // Waits for the guest agent (after an incoming migration, say). Throws as Launch().
+  void WaitForAgent(const Deadline& deadline);
+
+  QmpClient& Qmp();
+  AgentClient& Agent();
+
+  // Asks QEMU to quit; after `timeout` sends SIGTERM, then SIGKILL. Removes
+  // the sockets. Never throws; safe to call twice.
+  void Shutdown(Clock::duration timeout = kShutdownTimeout) noexcept;
+  // SIGKILL now (a test of failure paths, or a hung QEMU).
+  void Kill() noexcept;
+  bool Running();
+  // How QEMU ended, once it has.
+  std::optional<ExitStatus> exit_status() const { return process_ ? process_->status() : std::nullopt; }
+
+  const MachineSpec& spec() const { return spec_; }
+  const std::string& name() const { return spec_.name; }
+  Accel accel() const { return accel_; }
+  const std::vector<std::string>& command_line() const { return argv_; }
+  const std::filesystem::path& artifacts_dir() const { return artifacts_dir_; }
+  const MachinePaths& paths() const { return paths_; }
+  Transcript& transcript() { return *transcript_; }
+  std::string SerialTail(int lines = 30) const;
+  // QEMU start to agent answering, once launched.
+  Clock::duration boot_time() const { return boot_time_; }
+  std::optional<pid_t> pid() const;
+
+  // Adds "vm NAME: <state>" and the serial/qemu log tails to an error.
+  void AddContext(Error& e);
+
+ private:
+  UniqueFd AcceptFromQemu(int listen_fd, const Deadline& deadline, const char* what);
+  [[noreturn]] void FailLaunch(const std::string& why);
+  void RemoveSockets() noexcept;
+
+  MachineSpec spec_;
+  std::filesystem::path artifacts_dir_;
+  Accel accel_ = Accel::kTcg;
+  std::optional<TempDir> socket_dir_;
+  MachinePaths paths_;
+  std::vector<std::string> argv_;
+  std::unique_ptr<Transcript> transcript_;
+  std::optional<Process> process_;
+  std::unique_ptr<QmpClient> qmp_;
+  std::unique_ptr<AgentClient> agent_;
+  Clock::time_point started_;
+  Clock::duration boot_time_{};
+};
+
+}  // namespace cpuhp

@@ -1,0 +1,145 @@
+#include "vm/machine_spec.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "util/error.h"
+#include "util/fd.h"
+
+namespace cpuhp {
+
+const char* AccelName(Accel accel) {
+  switch (accel) {
+    case Accel::kKvm: return "kvm";
+    case Accel::kTcg: return "tcg";
+    default: return "auto";
+  }
+}
+
+bool ParseAccel(std::string_view text, Accel* accel) {
+  if (text == "auto") *accel = Accel::kAuto;
+  else if (text == "kvm") *accel = Accel::kKvm;
+  else if (text == "tcg") *accel = Accel::kTcg;
+  else return false;
+  return true;
+}
+
+namespace {
+// Empty when /dev/kvm is usable, else why not.
+std::string KvmProblem() {
+  UniqueFd fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
+  if (!fd) return std::string("cannot open /dev/kvm: ") + std::strerror(errno);
+  constexpr unsigned long kKvmGetApiVersion = 0xAE00;  // _IO(KVMIO, 0x00)
+  int version = ::ioctl(fd.get(), kKvmGetApiVersion, 0);
+  if (version != 12) return "/dev/kvm answered KVM_GET_API_VERSION with " + std::to_string(version);
+  return "";
+}
+}  // namespace
+
+Accel ResolveAccel(Accel requested) {
+  if (requested == Accel::kTcg) return Accel::kTcg;
+  std::string problem = KvmProblem();
+  if (requested == Accel::kKvm && !problem.empty()) {
+    throw LaunchError("accel kvm was requested but " + problem +
+                      " (use --accel tcg or accel: auto to run under TCG)");
+  }
+  return problem.empty() ? Accel::kKvm : Accel::kTcg;
+}
+
+std::string SmpTopology::ToQemuArg() const {
+  std::string s = std::to_string(cpus);
+  if (maxcpus > 0) s += ",maxcpus=" + std::to_string(maxcpus);
+  if (sockets > 0) s += ",sockets=" + std::to_string(sockets);
+  if (dies > 0) s += ",dies=" + std::to_string(dies);
+  if (cores > 0) s += ",cores=" + std::to_string(cores);
+  if (threads > 0) s += ",threads=" + std::to_string(threads);
+  return s;
+}
+
+std::string SmpTopology::Validate() const {
+  if (cpus < 1) return "cpus must be at least 1";
+  if (maxcpus != 0 && maxcpus < cpus) {
+    return "maxcpus (" + std::to_string(maxcpus) + ") is less than cpus (" +
+           std::to_string(cpus) + ")";
+  }
+  for (auto [name, v] : {std::pair{"sockets", sockets}, {"dies", dies}, {"cores", cores},
+                         {"threads", threads}}) {
+    if (v < 0) return std::string(name) + " must not be negative";
+  }
+  if (sockets > 0 && cores > 0 && threads > 0) {
+    int product = sockets * (dies > 0 ? dies : 1) * cores * threads;
+    if (product != MaxCpus()) {
+      return "sockets*dies*cores*threads = " + std::to_string(product) +
+             " but maxcpus is " + std::to_string(MaxCpus());
+    }
+  }
+  return "";
+}
+
+std::string ShellQuote(const std::string& word) {
+  if (!word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                              "0123456789_-+=/.,:@%") == std::string::npos) {
+    return word;
+  }
+  std::string out = "'";
+  for (char c : word) {
+    if (c == '\'') out += "'\\''";
+    else out += c;
+  }
+  return out + "'";
+}
+
+std::string ShellQuote(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& a : argv) {
+    if (!out.empty()) out += ' ';
+    out += ShellQuote(a);
+  }
+  return out;
+}
+
+std::vector<std::string> BuildCommandLine(const MachineSpec& spec, Accel accel,
+                                          const MachinePaths& paths) {
+  std::vector<std::string> a = {
+      spec.qemu_binary,
+      "-name", spec.name + ",debug-threads=on",
+      "-machine", spec.machine_type,
+      "-accel", AccelName(accel),
+      "-cpu", spec.cpu_model,
+      "-smp", spec.smp.ToQemuArg(),
+      "-m", std::to_string(spec.memory_mib),
+      "-nodefaults", "-no-user-config", "-display", "none",
+      // A guest panic (panic=-1) or triple fault ends QEMU instead of looping.
+      "-no-reboot",
+      "-chardev", "socket,id=qmp0,path=" + paths.qmp_socket.string(),
+      "-mon", "chardev=qmp0,mode=control",
+      "-chardev", "file,id=serial0,path=" + paths.serial_log.string(),
+      "-serial", "chardev:serial0",
+      "-device", "virtio-serial-pci,id=vser0",
+      "-chardev", "socket,id=qga0,path=" + paths.agent_socket.string(),
+      "-device", "virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0",
+  };
+  if (!spec.kernel.empty()) {
+    a.insert(a.end(), {"-kernel", spec.kernel.string()});
+    if (!spec.initrd.empty()) a.insert(a.end(), {"-initrd", spec.initrd.string()});
+    if (!spec.append.empty()) a.insert(a.end(), {"-append", spec.append});
+  }
+  if (!spec.disk.empty()) {
+    a.insert(a.end(), {"-drive", "file=" + spec.disk.string() + ",if=virtio,snapshot=on"});
+  }
+  for (const auto& dev : spec.cpu_devices) {
+    std::string arg = dev.driver + ",id=" + dev.id;
+    std::string props = dev.props.ToDeviceArgs();
+    if (!props.empty()) arg += "," + props;
+    a.insert(a.end(), {"-device", arg});
+  }
+  if (spec.incoming) a.insert(a.end(), {"-incoming", *spec.incoming});
+  a.insert(a.end(), spec.extra_args.begin(), spec.extra_args.end());
+  return a;
+}
+
+}  // namespace cpuhp

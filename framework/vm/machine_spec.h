@@ -1,0 +1,85 @@
+// What to boot: a value type describing one QEMU guest, and the QEMU command
+// line it becomes.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vm/cpu_props.h"
+
+namespace cpuhp {
+
+enum class Accel { kAuto, kKvm, kTcg };
+const char* AccelName(Accel accel);
+// "auto" | "kvm" | "tcg"; false on anything else.
+bool ParseAccel(std::string_view text, Accel* accel);
+// kAuto becomes kKvm when /dev/kvm opens read-write, else kTcg. kKvm without a
+// usable /dev/kvm throws LaunchError saying why.
+Accel ResolveAccel(Accel requested);
+
+// -smp. Zero means "unset": QEMU derives it (7.2 prefers cores over sockets).
+struct SmpTopology {
+  int cpus = 1;
+  int maxcpus = 0;  // 0: same as cpus
+  int sockets = 0;
+  int dies = 0;
+  int cores = 0;
+  int threads = 0;
+
+  int MaxCpus() const { return maxcpus > 0 ? maxcpus : cpus; }
+  // "1,maxcpus=4,sockets=4,cores=1,threads=1"
+  std::string ToQemuArg() const;
+  // An error message if the numbers cannot describe a machine, else "".
+  std::string Validate() const;
+  bool operator==(const SmpTopology&) const = default;
+};
+
+// A CPU device given on the command line (-device): how a migration
+// destination recreates the CPUs that were hot-plugged on the source.
+struct CpuDevice {
+  std::string driver;
+  std::string id;
+  CpuProps props;
+  bool operator==(const CpuDevice&) const = default;
+};
+
+struct MachineSpec {
+  std::string name = "vm";
+  std::string qemu_binary = "qemu-system-x86_64";
+  std::string machine_type = "q35";
+  Accel accel = Accel::kAuto;
+  std::string cpu_model = "qemu64";
+  SmpTopology smp;
+  int memory_mib = 512;
+  // Direct boot (the guest kit) ...
+  std::filesystem::path kernel;
+  std::filesystem::path initrd;
+  std::string append;
+  // ... or a disk image whose OS runs qemu-ga (opened with snapshot=on: never modified).
+  std::filesystem::path disk;
+  std::vector<CpuDevice> cpu_devices;
+  // "defer" for a migration destination.
+  std::optional<std::string> incoming;
+  std::vector<std::string> extra_args;
+};
+
+// Paths of the sockets and logs a command line refers to.
+struct MachinePaths {
+  std::filesystem::path qmp_socket;
+  std::filesystem::path agent_socket;
+  std::filesystem::path serial_log;
+};
+
+// The full argv for `spec` with `accel` already resolved. QEMU connects to
+// the QMP and agent sockets as a client (cpuhp listens first, so there is no
+// race with QEMU creating them).
+std::vector<std::string> BuildCommandLine(const MachineSpec& spec, Accel accel,
+                                          const MachinePaths& paths);
+
+// The argv quoted for a POSIX shell, one string.
+std::string ShellQuote(const std::vector<std::string>& argv);
+std::string ShellQuote(const std::string& word);
+
+}  // namespace cpuhp
