@@ -103,7 +103,8 @@ std::string ShellQuote(const std::vector<std::string>& argv) {
 }
 
 std::vector<std::string> BuildCommandLine(const MachineSpec& spec, Accel accel,
-                                          const MachinePaths& paths) {
+                                          const MachinePaths& paths, SocketMode mode) {
+  const std::string server = mode == SocketMode::kQemuListens ? ",server=on,wait=off" : "";
   std::vector<std::string> a = {
       spec.qemu_binary,
       "-name", spec.name + ",debug-threads=on",
@@ -115,12 +116,12 @@ std::vector<std::string> BuildCommandLine(const MachineSpec& spec, Accel accel,
       "-nodefaults", "-no-user-config", "-display", "none",
       // A guest panic (panic=-1) or triple fault ends QEMU instead of looping.
       "-no-reboot",
-      "-chardev", "socket,id=qmp0,path=" + paths.qmp_socket.string(),
+      "-chardev", "socket,id=qmp0,path=" + paths.qmp_socket.string() + server,
       "-mon", "chardev=qmp0,mode=control",
       "-chardev", "file,id=serial0,path=" + paths.serial_log.string(),
       "-serial", "chardev:serial0",
       "-device", "virtio-serial-pci,id=vser0",
-      "-chardev", "socket,id=qga0,path=" + paths.agent_socket.string(),
+      "-chardev", "socket,id=qga0,path=" + paths.agent_socket.string() + server,
       "-device", "virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0",
   };
   if (!spec.kernel.empty()) {

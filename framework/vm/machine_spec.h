@@ -72,11 +72,18 @@ struct MachinePaths {
   std::filesystem::path serial_log;
 };
 
-// The full argv for `spec` with `accel` already resolved. QEMU connects to
-// the QMP and agent sockets as a client (cpuhp listens first, so there is no
-// race with QEMU creating them).
+// Who listens on the QMP and agent sockets.
+enum class SocketMode {
+  // QEMU connects to sockets cpuhp listens on: no race with QEMU creating them.
+  kQemuConnects,
+  // QEMU listens (server=on,wait=off): for standalone repro scripts driven by socat.
+  kQemuListens,
+};
+
+// The full argv for `spec` with `accel` already resolved.
 std::vector<std::string> BuildCommandLine(const MachineSpec& spec, Accel accel,
-                                          const MachinePaths& paths);
+                                          const MachinePaths& paths,
+                                          SocketMode mode = SocketMode::kQemuConnects);
 
 // The argv quoted for a POSIX shell, one string.
 std::string ShellQuote(const std::vector<std::string>& argv);
