@@ -1,11 +1,19 @@
 // The consistency checker: QEMU's view of the vCPUs against the guest
 // kernel's, invariant by invariant.
 //
-// OWNER: issue 3 (the checker). This header is the contract the scenario
-// runner and the migration step build on; extend it, keep these names.
+// RunChecks() is pure: two views in, a CheckResult out, so that tests can
+// fabricate broken snapshots. CheckMachine() reads both views from a running
+// Machine first. Each invariant has a stable kebab-case name (InvariantNames(),
+// docs/invariants.md) used in reports and in scenarios' `expect:` lists.
+//
+//   CheckOptions options{.baseline_states = boot_snapshot.states};
+//   CheckResult r = CheckUntilConsistent(vm, options, Deadline::After(kHotplugSettleTimeout));
+//   EXPECT_TRUE(r.Passed()) << r.Summary();
+//   // "state-settled: cpu3 hotplug/state=89 (sched:active) target=236 (online), ..."
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,55 +25,92 @@ namespace cpuhp {
 
 class Machine;
 
-// What QEMU says: query-hotpluggable-cpus and query-cpus-fast.
+// What QEMU says: query-hotpluggable-cpus and query-cpus-fast, and the -smp
+// it runs with (qom-get /machine smp; nullopt where QEMU lacks that property).
 struct HostView {
-  std::vector<HotpluggableCpu> slots;
-  std::vector<CpuInfoFast> cpus;
+  std::vector<HotpluggableCpu> slots = {};
+  std::vector<CpuInfoFast> cpus = {};
+  std::optional<SmpTopology> smp = {};
 };
+// Throws QmpError, TimeoutError, ConnectionError.
 HostView ReadHostView(QmpClient& qmp);
+// The reply of qom-get /machine smp: {"cpus": 2, "maxcpus": 8, "sockets": 2, ...}.
+SmpTopology ParseMachineSmp(const nlohmann::json& reply);
+// The QMP replies' shape: {"slots": [...], "cpus": [...], "smp": {...} or null}.
 nlohmann::json ToJson(const HostView& host);
 
 enum class Verdict { kPass, kFail };
 
+// One disagreement: what was seen, what was expected, and where it was read.
+//   {"cpu3", "hotplug/state=89 (sched:active) target=236 (online)",
+//    "state == target", "guest cpu3/hotplug/{state,target}"}
+struct Finding {
+  std::string subject;  // "cpu3", "slot socket-id=1,core-id=0,thread-id=0", "masks"
+  std::string seen;
+  std::string expected;
+  std::string source;
+  // "cpu3 hotplug/state=89 (sched:active) target=236 (online), expected state
+  // == target [guest cpu3/hotplug/{state,target}]"
+  std::string Text() const;
+  bool operator==(const Finding&) const = default;
+};
+
 // One invariant's outcome. `detail` says, on failure, what was expected, what
-// was seen and where ("state-settled: cpu3 hotplug/state=89 (sched:active)
-// target=236 (online)").
+// was seen and where ("cpu3 hotplug/state=89 (sched:active) target=236
+// (online), ..."): the findings' texts joined by "; ". `note` says what could
+// not be observed or which kernel quirk was allowed for, pass or fail.
 struct InvariantResult {
   std::string name;
   Verdict verdict = Verdict::kPass;
   std::string detail;
+  std::vector<Finding> findings;
+  std::string note;
 };
 
 struct CheckResult {
   std::vector<InvariantResult> invariants;
   bool Passed() const;
   std::vector<InvariantResult> Failures() const;
-  // One line per failure; "all N invariants hold" when none.
+  // The result of the invariant called `name`, or nullptr if it was not run.
+  const InvariantResult* Find(std::string_view name) const;
+  // One line per failure ("state-settled: cpu3 ..."); "all N invariants hold" when none.
   std::string Summary() const;
+  // {"passed": bool, "summary": "...", "invariants": [{"name", "verdict":
+  // "pass"|"fail", "detail", "findings": [{subject, seen, expected, source}], "note"}]}
   nlohmann::json ToJson() const;
 };
 
 struct CheckOptions {
-  // Run only these invariants (by stable name); empty: all.
-  std::vector<std::string> only;
+  // Run only these invariants (by stable name); empty: all. An unknown name
+  // makes RunChecks throw Error listing the known ones.
+  std::vector<std::string> only = {};
   // The hotplug/states table taken earlier (at boot): the "states-stable"
-  // invariant compares against it. Empty: that invariant passes trivially.
-  std::vector<HotplugState> baseline_states;
-  // The -smp the VM was started with (maxcpus for "possible-count").
-  SmpTopology smp;
+  // invariant compares against it. Empty: that invariant passes, with a note.
+  std::vector<HotplugState> baseline_states = {};
+  // The -smp the VM was meant to run with. "possible-count" compares the
+  // guest against QEMU's own -smp (HostView::smp), this (when not left
+  // default) against QEMU's, and QEMU's slot count against both.
+  // CheckMachine() fills it from the machine's spec.
+  SmpTopology smp = {};
 };
 
 // The stable names of all invariants, in report order.
 const std::vector<std::string>& InvariantNames();
+// A one-line description of each invariant, by name ("" for unknown names).
+std::string InvariantDescription(std::string_view name);
 
 // Pure: evaluates the invariants on two views already read.
-CheckResult RunChecks(const HostView& host, const GuestSnapshot& guest, const CheckOptions& options);
+CheckResult RunChecks(const HostView& host, const GuestSnapshot& guest,
+                      const CheckOptions& options);
 
-// Reads both views from a running machine and evaluates them.
+// Reads both views from a running machine and evaluates them. Throws what
+// ReadHostView and ReadGuestSnapshot throw, with the machine's context added.
 CheckResult CheckMachine(Machine& vm, const CheckOptions& options);
 
 // Re-reads and re-checks until everything passes or the deadline comes (the
-// guest may still be finishing a transition); returns the last result.
-CheckResult CheckUntilConsistent(Machine& vm, const CheckOptions& options, const Deadline& deadline);
+// guest may still be finishing a transition: nothing notifies, so it polls
+// every 200 ms); returns the last result. Throws as CheckMachine().
+CheckResult CheckUntilConsistent(Machine& vm, const CheckOptions& options,
+                                 const Deadline& deadline);
 
 }  // namespace cpuhp

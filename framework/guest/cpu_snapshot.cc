@@ -1,5 +1,6 @@
 #include "guest/cpu_snapshot.h"
 
+#include <algorithm>
 #include <charconv>
 #include <sstream>
 
@@ -21,42 +22,105 @@ std::optional<int> ParseInt(std::string_view text) {
   return v;
 }
 
-std::optional<int> ReadInt(AgentClient& agent, const std::string& path, const Deadline& d) {
-  auto text = agent.TryReadFile(path, d);
+std::string TrimNewline(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+std::optional<int> ReadInt(GuestFiles& files, const std::string& path, const Deadline& d) {
+  auto text = files.TryRead(path, d);
   if (!text) return std::nullopt;
   auto v = ParseInt(*text);
-  if (!v) throw ProtocolError(path + ": expected a number, got \"" + *text + "\"");
+  if (!v) throw ProtocolError(path + ": expected a number, got \"" + TrimNewline(*text) + "\"");
   return v;
 }
 
-CpuSet ReadMask(AgentClient& agent, std::string_view leaf, const Deadline& d) {
-  std::string path = std::string(kSysCpu) + "/" + std::string(leaf);
-  return CpuSet::Parse(agent.ReadFile(path, d), path);
+std::string ReadRequired(GuestFiles& files, const std::string& path, const Deadline& d) {
+  auto text = files.TryRead(path, d);
+  if (!text) throw ProtocolError(path + ": no such file in the guest");
+  return *text;
 }
 
-// nullopt when the cpuN directory does not exist (any more).
-std::optional<GuestCpu> ReadCpu(AgentClient& agent, int id, const Deadline& d) {
-  // `uevent` exists for every registered device: it tells a missing
-  // directory apart from a missing `online` file.
-  if (!agent.TryReadFile(CpuPath(id, "uevent"), d)) return std::nullopt;
+CpuSet ReadMask(GuestFiles& files, std::string_view leaf, const Deadline& d) {
+  std::string path = std::string(kSysCpu) + "/" + std::string(leaf);
+  return CpuSet::Parse(ReadRequired(files, path, d), path);
+}
+
+// A cpuN directory changed between two reads of it (files that come and go
+// together were found half there): read it again from the start.
+struct CpuChanged {
+  std::string what;
+};
+
+// What one snapshot learns once and reuses for every CPU, to save round trips.
+struct ProbeHints {
+  // Whether cpuN/hotplug/fail exists (CONFIG_CPU_HOTPLUG_STATE_CONTROL): the
+  // same for every CPU that has a hotplug/ directory.
+  std::optional<bool> has_fail_file;
+};
+
+// nullopt when the cpuN directory does not exist (any more). Files are read
+// only where they can exist: topology/ only for a CPU that is not offline,
+// hotplug/target and hotplug/fail only next to a hotplug/state.
+std::optional<GuestCpu> ReadCpu(GuestFiles& files, int id, ProbeHints& hints, const Deadline& d) {
   GuestCpu cpu;
   cpu.id = id;
-  if (auto online = ReadInt(agent, CpuPath(id, "online"), d)) cpu.online = *online != 0;
-  cpu.hotplug_state = ReadInt(agent, CpuPath(id, "hotplug/state"), d);
-  cpu.hotplug_target = ReadInt(agent, CpuPath(id, "hotplug/target"), d);
-  cpu.hotplug_fail = ReadInt(agent, CpuPath(id, "hotplug/fail"), d);
-  if (auto package = ReadInt(agent, CpuPath(id, "topology/physical_package_id"), d)) {
-    CpuTopology t;
-    t.physical_package_id = *package;
-    t.die_id = ReadInt(agent, CpuPath(id, "topology/die_id"), d).value_or(-1);
-    t.core_id = ReadInt(agent, CpuPath(id, "topology/core_id"), d).value_or(-1);
-    std::string siblings = CpuPath(id, "topology/thread_siblings_list");
-    if (auto text = agent.TryReadFile(siblings, d)) t.thread_siblings = CpuSet::Parse(*text, siblings);
-    std::string core_cpus = CpuPath(id, "topology/core_cpus_list");
-    if (auto text = agent.TryReadFile(core_cpus, d)) t.core_cpus = CpuSet::Parse(*text, core_cpus);
-    cpu.topology = t;
+  if (auto online = ReadInt(files, CpuPath(id, "online"), d)) {
+    cpu.online = *online != 0;
+  } else if (!files.TryRead(CpuPath(id, "uevent"), d)) {
+    // `uevent` exists for every registered device: no `online` and no
+    // `uevent` means no directory, not a non-removable CPU.
+    return std::nullopt;
+  }
+  if (auto path = files.TryRead(CpuPath(id, "firmware_node/path"), d)) {
+    cpu.firmware_node = TrimNewline(*path);
+  }
+  cpu.hotplug_state = ReadInt(files, CpuPath(id, "hotplug/state"), d);
+  if (cpu.hotplug_state) {
+    cpu.hotplug_target = ReadInt(files, CpuPath(id, "hotplug/target"), d);
+    if (!cpu.hotplug_target) throw CpuChanged{"hotplug/target vanished"};
+    if (hints.has_fail_file.value_or(true)) {
+      cpu.hotplug_fail = ReadInt(files, CpuPath(id, "hotplug/fail"), d);
+      hints.has_fail_file = cpu.hotplug_fail.has_value();
+    }
+  }
+  if (cpu.online.value_or(true)) {
+    if (auto package = ReadInt(files, CpuPath(id, "topology/physical_package_id"), d)) {
+      CpuTopology t;
+      t.physical_package_id = *package;
+      auto die = ReadInt(files, CpuPath(id, "topology/die_id"), d);
+      auto core = ReadInt(files, CpuPath(id, "topology/core_id"), d);
+      std::string siblings = CpuPath(id, "topology/thread_siblings_list");
+      auto siblings_text = files.TryRead(siblings, d);
+      std::string core_cpus = CpuPath(id, "topology/core_cpus_list");
+      auto core_cpus_text = files.TryRead(core_cpus, d);
+      if (!core || !siblings_text || !core_cpus_text) throw CpuChanged{"topology/ vanished"};
+      // die_id is absent on architectures without dies; x86 always has it.
+      t.die_id = die.value_or(-1);
+      t.core_id = *core;
+      t.thread_siblings = CpuSet::Parse(*siblings_text, siblings);
+      t.core_cpus = CpuSet::Parse(*core_cpus_text, core_cpus);
+      cpu.topology = t;
+    }
   }
   return cpu;
+}
+
+// qemu-ga fails guest-get-vcpus as a whole when a cpuN directory it listed
+// is gone before it opens it (an unplug racing the command): ask again.
+std::vector<GuestVcpu> ReadVcpus(GuestFiles& files, const Deadline& d) {
+  constexpr int kAttempts = 3;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      auto vcpus = files.GetVcpus(d);
+      std::sort(vcpus.begin(), vcpus.end(),
+                [](const auto& a, const auto& b) { return a.logical_id < b.logical_id; });
+      return vcpus;
+    } catch (const AgentError& e) {
+      if (attempt == kAttempts) throw;
+      LOG(kDebug, "probe") << "guest-get-vcpus failed, retrying: " << e.desc();
+    }
+  }
 }
 
 }  // namespace
@@ -109,43 +173,84 @@ std::vector<CpuinfoEntry> ParseCpuinfo(std::string_view text) {
     while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.pop_back();
     auto value = ParseInt(line.substr(colon + 1));
     if (key == "processor" && value) {
-      out.push_back({*value, std::nullopt});
+      out.push_back({*value, std::nullopt, ""});
     } else if (key == "apicid" && value && !out.empty()) {
       out.back().apic_id = value;
+    } else if (key == "vendor_id" && !out.empty()) {
+      std::string vendor = line.substr(colon + 1);
+      size_t start = vendor.find_first_not_of(" \t");
+      vendor = start == std::string::npos ? "" : vendor.substr(start);
+      while (!vendor.empty() && (vendor.back() == ' ' || vendor.back() == '\r')) vendor.pop_back();
+      out.back().vendor = vendor;
     }
   }
   return out;
 }
 
+CpuSet ParseOfflineMask(std::string_view text, std::string_view source) {
+  size_t first = text.find_first_not_of(" \t\n");
+  if (first != std::string_view::npos && text[first] == ',') text.remove_prefix(first + 1);
+  return CpuSet::Parse(text, source);
+}
+
+std::optional<std::string> AgentGuestFiles::TryRead(const std::string& path,
+                                                    const Deadline& deadline) {
+  return agent_.TryReadFile(path, deadline);
+}
+
+std::vector<GuestVcpu> AgentGuestFiles::GetVcpus(const Deadline& deadline) {
+  return agent_.GetVcpus(deadline);
+}
+
 GuestSnapshot ReadGuestSnapshot(AgentClient& agent, const Deadline& deadline) {
+  AgentGuestFiles files(agent);
+  return ReadGuestSnapshot(files, deadline);
+}
+
+GuestSnapshot ReadGuestSnapshot(GuestFiles& files, const Deadline& deadline) {
   GuestSnapshot s;
-  s.possible = ReadMask(agent, "possible", deadline);
-  s.present = ReadMask(agent, "present", deadline);
-  s.online = ReadMask(agent, "online", deadline);
-  s.offline = ReadMask(agent, "offline", deadline);
-  s.kernel_max = ReadInt(agent, std::string(kSysCpu) + "/kernel_max", deadline).value_or(-1);
-  s.states = ParseHotplugStates(agent.ReadFile(std::string(kSysCpu) + "/hotplug/states", deadline));
-  for (int id : s.possible) {
+  // The agent's listing comes first: it names the cpuN directories to probe
+  // (the agent API cannot list a directory, qemu-ga's guest-get-vcpus does).
+  s.agent_vcpus = ReadVcpus(files, deadline);
+  s.possible = ReadMask(files, "possible", deadline);
+  s.present = ReadMask(files, "present", deadline);
+  s.online = ReadMask(files, "online", deadline);
+  std::string offline = std::string(kSysCpu) + "/offline";
+  s.offline = ParseOfflineMask(ReadRequired(files, offline, deadline), offline);
+  s.kernel_max = ReadInt(files, std::string(kSysCpu) + "/kernel_max", deadline).value_or(-1);
+  s.states =
+      ParseHotplugStates(ReadRequired(files, std::string(kSysCpu) + "/hotplug/states", deadline));
+  // Not every possible CPU: `possible` can be 0-8191 while four exist.
+  s.probed = s.present.Union(s.online);
+  for (const auto& v : s.agent_vcpus) s.probed.Insert(v.logical_id);
+  ProbeHints hints;
+  for (int id : s.probed) {
     // A CPU being unplugged can lose files between two reads: try it again
     // from the start, and take a vanished directory as the answer.
     constexpr int kAttempts = 3;
     for (int attempt = 1; attempt <= kAttempts; ++attempt) {
       try {
-        if (auto cpu = ReadCpu(agent, id, deadline)) s.cpus[id] = std::move(*cpu);
+        if (auto cpu = ReadCpu(files, id, hints, deadline)) s.cpus[id] = std::move(*cpu);
         break;
       } catch (const AgentError& e) {
         if (attempt == kAttempts) throw;
         LOG(kDebug, "probe") << "cpu" << id << " changed while read, retrying: " << e.desc();
+      } catch (const CpuChanged& e) {
+        if (attempt == kAttempts) {
+          throw ProtocolError("cpu" + std::to_string(id) + " kept changing while read (" + e.what +
+                              ", " + std::to_string(kAttempts) + " attempts)");
+        }
+        LOG(kDebug, "probe") << "cpu" << id << " changed while read, retrying: " << e.what;
       }
     }
   }
-  auto cpuinfo = ParseCpuinfo(agent.ReadFile("/proc/cpuinfo", deadline));
+  auto cpuinfo = ParseCpuinfo(ReadRequired(files, "/proc/cpuinfo", deadline));
   s.cpuinfo_processors = static_cast<int>(cpuinfo.size());
+  if (!cpuinfo.empty()) s.cpu_vendor = cpuinfo.front().vendor;
   for (const auto& entry : cpuinfo) {
     auto it = s.cpus.find(entry.processor);
     if (it != s.cpus.end()) it->second.apic_id = entry.apic_id;
   }
-  s.agent_vcpus = agent.GetVcpus(deadline);
   return s;
 }
 
@@ -159,6 +264,7 @@ nlohmann::json ToJson(const GuestSnapshot& s) {
     nlohmann::json j = {{"id", id},
                         {"online", opt(c.online)},
                         {"apic_id", opt(c.apic_id)},
+                        {"firmware_node", opt(c.firmware_node)},
                         {"hotplug_state", opt(c.hotplug_state)},
                         {"hotplug_target", opt(c.hotplug_target)},
                         {"hotplug_fail", opt(c.hotplug_fail)}};
@@ -177,12 +283,19 @@ nlohmann::json ToJson(const GuestSnapshot& s) {
   for (const auto& st : s.states) states.push_back({{"number", st.number}, {"name", st.name}});
   nlohmann::json vcpus = nlohmann::json::array();
   for (const auto& v : s.agent_vcpus) {
-    vcpus.push_back({{"logical-id", v.logical_id}, {"online", v.online}, {"can-offline", v.can_offline}});
+    vcpus.push_back(
+        {{"logical-id", v.logical_id}, {"online", v.online}, {"can-offline", v.can_offline}});
   }
-  return {{"possible", s.possible.ToString()}, {"present", s.present.ToString()},
-          {"online", s.online.ToString()},     {"offline", s.offline.ToString()},
-          {"kernel_max", s.kernel_max},        {"cpus", cpus},
-          {"hotplug_states", states},          {"cpuinfo_processors", s.cpuinfo_processors},
+  return {{"possible", s.possible.ToString()},
+          {"present", s.present.ToString()},
+          {"online", s.online.ToString()},
+          {"offline", s.offline.ToString()},
+          {"kernel_max", s.kernel_max},
+          {"cpus", cpus},
+          {"probed", s.probed.ToString()},
+          {"cpu_vendor", s.cpu_vendor},
+          {"hotplug_states", states},
+          {"cpuinfo_processors", s.cpuinfo_processors},
           {"agent_vcpus", vcpus}};
 }
 

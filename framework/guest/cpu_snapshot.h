@@ -1,14 +1,24 @@
 // What the guest kernel shows about its CPUs, read through the guest agent.
 //
 // One GuestSnapshot is a consistent-enough picture of
-// /sys/devices/system/cpu (masks, each cpuN's online flag, topology and
-// hotplug state), the registered hotplug state table, /proc/cpuinfo and
-// guest-get-vcpus. It reads files only (guest-file-*), never a shell. A CPU
-// whose directory vanishes mid-read (an unplug racing the probe) is retried,
-// then recorded as absent, never a crash.
+// /sys/devices/system/cpu (masks, each cpuN's online flag, topology, ACPI
+// firmware node and hotplug state), the registered hotplug state table,
+// /proc/cpuinfo and guest-get-vcpus. It reads files only (guest-file-*), never
+// a shell. A CPU whose directory vanishes mid-read (an unplug racing the
+// probe) is retried, then recorded as absent, never a crash.
 //
 //   GuestSnapshot snap = ReadGuestSnapshot(vm.Agent());
 //   EXPECT_EQ(snap.online, CpuSet::Parse("0-1"));
+//
+// What the kernel (6.1) really shows, and the snapshot records as is:
+// - cpu0 has no `online` file (not removable) and, before the 2022 patch
+//   "cpuhp: Set cpuhp target for boot cpu", hotplug/target reads 0 while
+//   hotplug/state reads the `online` state's number.
+// - cpuN/hotplug/ exists only for CPUs registered at boot (cpuhp_sysfs_init
+//   runs once); a CPU hot-added later has no hotplug/state at all.
+// - cpuN/topology/ exists only while the CPU is online; an offline CPU is
+//   also missing from /proc/cpuinfo, so its APIC id is unknown. Its ACPI
+//   firmware node (cpuN/firmware_node/path, "\_SB_.CPUS.C002") stays.
 #pragma once
 
 #include <map>
@@ -43,6 +53,9 @@ struct GuestCpu {
   std::optional<CpuTopology> topology;
   // From /proc/cpuinfo; only online CPUs are listed there.
   std::optional<int> apic_id;
+  // cpuN/firmware_node/path: the ACPI processor device ("\_SB_.CPUS.C002");
+  // nullopt where the guest has none (no ACPI, or a non-ACPI CPU).
+  std::optional<std::string> firmware_node;
   // cpuN/hotplug/{state,target,fail}; nullopt where the file is absent.
   std::optional<int> hotplug_state;
   std::optional<int> hotplug_target;
@@ -63,11 +76,18 @@ struct GuestSnapshot {
   CpuSet online;
   CpuSet offline;
   int kernel_max = -1;
-  // Every cpuN directory that exists, by N.
+  // Every cpuN directory that exists, by N (of those probed).
   std::map<int, GuestCpu> cpus;
+  // The N whose cpuN directory was looked for: the agent's listing, present
+  // and online. Absent from `cpus` means the directory was not there.
+  CpuSet probed;
   std::vector<HotplugState> states;
   // `processor` entries in /proc/cpuinfo.
   int cpuinfo_processors = 0;
+  // /proc/cpuinfo's vendor_id ("GenuineIntel", "AuthenticAMD"); "" if none.
+  std::string cpu_vendor;
+  // guest-get-vcpus, sorted by logical id. qemu-ga lists the cpuN
+  // directories it finds, so this is also the guest's directory listing.
   std::vector<GuestVcpu> agent_vcpus;
 
   // The number of the state called `name` ("online", "offline"), if registered.
@@ -83,13 +103,45 @@ std::vector<HotplugState> ParseHotplugStates(std::string_view text);
 struct CpuinfoEntry {
   int processor = -1;
   std::optional<int> apic_id;
+  std::string vendor;
 };
-// The processor/apicid pairs of /proc/cpuinfo.
+// The processor/apicid/vendor_id of each /proc/cpuinfo entry.
 std::vector<CpuinfoEntry> ParseCpuinfo(std::string_view text);
 
+// /sys/devices/system/cpu/offline. The kernel appends the CPUs at and above
+// nr_cpu_ids after a comma even when the first part is empty (",4-7",
+// drivers/base/cpu.c print_cpus_offline), which plain cpulist syntax rejects.
+CpuSet ParseOfflineMask(std::string_view text, std::string_view source);
+
+// Where the probe reads from: the guest agent, or (in tests) a tree of files
+// captured from a real guest.
+class GuestFiles {
+ public:
+  virtual ~GuestFiles() = default;
+  // A file's content, nullopt when it does not exist (ENOENT/ENODEV).
+  // Throws on any other failure (AgentError, TimeoutError, ConnectionError).
+  virtual std::optional<std::string> TryRead(const std::string& path, const Deadline& deadline) = 0;
+  // guest-get-vcpus.
+  virtual std::vector<GuestVcpu> GetVcpus(const Deadline& deadline) = 0;
+};
+
+// GuestFiles over the guest agent (guest-file-open/read/close).
+class AgentGuestFiles : public GuestFiles {
+ public:
+  explicit AgentGuestFiles(AgentClient& agent) : agent_(agent) {}
+  std::optional<std::string> TryRead(const std::string& path, const Deadline& deadline) override;
+  std::vector<GuestVcpu> GetVcpus(const Deadline& deadline) override;
+
+ private:
+  AgentClient& agent_;
+};
+
 // Reads the whole snapshot. Throws AgentError/TimeoutError/ConnectionError on
-// agent trouble, CpuListError on a malformed mask (naming the file).
+// agent trouble, CpuListError on a malformed mask and ProtocolError on a
+// malformed number or state table (each naming the file).
 GuestSnapshot ReadGuestSnapshot(AgentClient& agent,
+                                const Deadline& deadline = Deadline::After(kAgentTimeout * 4));
+GuestSnapshot ReadGuestSnapshot(GuestFiles& files,
                                 const Deadline& deadline = Deadline::After(kAgentTimeout * 4));
 
 nlohmann::json ToJson(const GuestSnapshot& snapshot);

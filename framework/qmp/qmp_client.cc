@@ -99,10 +99,9 @@ nlohmann::json QmpClient::Execute(std::string_view command, const nlohmann::json
   }
 }
 
-std::optional<nlohmann::json> QmpClient::TakeBuffered(std::string_view name,
-                                                      const EventPredicate& match) {
+std::optional<nlohmann::json> QmpClient::TakeBuffered(const EventPredicate& match) {
   for (auto it = events_.begin(); it != events_.end(); ++it) {
-    if ((*it)["event"] == name && (!match || match(*it))) {
+    if (match(*it)) {
       nlohmann::json ev = std::move(*it);
       events_.erase(it);
       return ev;
@@ -111,19 +110,26 @@ std::optional<nlohmann::json> QmpClient::TakeBuffered(std::string_view name,
   return std::nullopt;
 }
 
-std::optional<nlohmann::json> QmpClient::TryWaitForEvent(std::string_view name,
-                                                         const EventPredicate& match,
-                                                         const Deadline& deadline) {
-  if (auto ev = TakeBuffered(name, match)) return ev;
+std::optional<nlohmann::json> QmpClient::TryWaitForAnyEvent(const EventPredicate& match,
+                                                            const Deadline& deadline) {
+  if (auto ev = TakeBuffered(match)) return ev;
   for (;;) {
     auto msg = ReadOne(deadline);
     if (!msg) return std::nullopt;
     if (msg->contains("event")) {
-      if (auto ev = TakeBuffered(name, match)) return ev;
+      if (auto ev = TakeBuffered(match)) return ev;
     } else {
-      LOG(kDebug, this->name()) << "dropping stale reply " << msg->dump();
+      LOG(kDebug, name()) << "dropping stale reply " << msg->dump();
     }
   }
+}
+
+std::optional<nlohmann::json> QmpClient::TryWaitForEvent(std::string_view name,
+                                                         const EventPredicate& match,
+                                                         const Deadline& deadline) {
+  return TryWaitForAnyEvent(
+      [&](const nlohmann::json& ev) { return ev["event"] == name && (!match || match(ev)); },
+      deadline);
 }
 
 nlohmann::json QmpClient::WaitForEvent(std::string_view name, const EventPredicate& match,

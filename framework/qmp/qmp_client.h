@@ -72,6 +72,10 @@ class QmpClient {
   std::optional<nlohmann::json> TryWaitForEvent(std::string_view name,
                                                 const EventPredicate& match,
                                                 const Deadline& deadline);
+  // The first event (any name) that `match` accepts, buffered or arriving;
+  // nullopt on timeout.
+  std::optional<nlohmann::json> TryWaitForAnyEvent(const EventPredicate& match,
+                                                   const Deadline& deadline);
   // Reads whatever has arrived without waiting, buffering events.
   void PollEvents();
   // Removes and returns all buffered events.
@@ -82,7 +86,7 @@ class QmpClient {
   JsonChannel& channel() { return channel_; }
 
  private:
-  std::optional<nlohmann::json> TakeBuffered(std::string_view name, const EventPredicate& match);
+  std::optional<nlohmann::json> TakeBuffered(const EventPredicate& match);
   // Reads one message; buffers it if it is an event. Returns it, or nullopt on timeout.
   std::optional<nlohmann::json> ReadOne(const Deadline& deadline);
 

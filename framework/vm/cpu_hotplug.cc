@@ -79,10 +79,83 @@ void CpuHotplug::Plug(const HotpluggableCpu& slot, const std::string& id,
   qmp_.WaitForEvent("ACPI_DEVICE_OST", MatchData({{"info", {{"device", id}}}}), deadline);
 }
 
-void CpuHotplug::Unplug(const std::string& id, const Deadline& deadline) {
+namespace {
+// ACPI _OST source and status codes (ACPI 6.x, table "_OST Source Event Codes").
+constexpr int kOstEjectRequest = 3;
+constexpr int kOstSuccess = 0;
+constexpr int kOstEjectInProgress = 0x84;
+
+std::string OstStatusName(int status) {
+  switch (status) {
+    case 0x80: return "0x80 (eject not supported by OSPM)";
+    case 0x81: return "0x81 (device in use)";
+    case 0x82: return "0x82 (device busy)";
+    case 0x83: return "0x83 (eject dependency busy)";
+    default: return std::to_string(status);
+  }
+}
+}  // namespace
+
+CpuHotplug::UnplugResult CpuHotplug::Unplug(const std::string& id, const Deadline& deadline) {
   LOG(kInfo, "hotplug") << "unplugging " << id;
   qmp_.Execute("device_del", {{"id", id}}, deadline);
-  qmp_.WaitForEvent("DEVICE_DELETED", MatchData({{"device", id}}), deadline);
+  UnplugResult result;
+  auto is_deleted = [&](const nlohmann::json& ev) {
+    return ev["event"] == "DEVICE_DELETED" && JsonMatches(ev["data"], {{"device", id}});
+  };
+  // The guest acknowledges the eject request naming our device, with the
+  // ACPI slot; its final _OST (once the device is gone) names only the slot.
+  auto first = qmp_.TryWaitForAnyEvent(
+      [&](const nlohmann::json& ev) {
+        return is_deleted(ev) ||
+               (ev["event"] == "ACPI_DEVICE_OST" &&
+                JsonMatches(ev["data"], {{"info", {{"device", id}, {"source", kOstEjectRequest}}}}));
+      },
+      deadline);
+  if (!first) throw TimeoutError("unplug of " + id + ": the guest never answered the eject request (no ACPI_DEVICE_OST)");
+  if (is_deleted(*first)) {
+    result.device_deleted_event = true;
+    return result;
+  }
+  const auto& info = (*first)["data"]["info"];
+  result.acpi_slot = info.value("slot", "");
+  int status = info.value("status", -1);
+  if (status != kOstSuccess && status != kOstEjectInProgress) {
+    throw HotplugError("unplug of " + id + ": the guest refused the eject, _OST status " +
+                       OstStatusName(status));
+  }
+  if (status == kOstEjectInProgress) {
+    auto done = qmp_.TryWaitForAnyEvent(
+        [&](const nlohmann::json& ev) {
+          return is_deleted(ev) ||
+                 (ev["event"] == "ACPI_DEVICE_OST" &&
+                  JsonMatches(ev["data"], {{"info", {{"slot", result.acpi_slot},
+                                                     {"source", kOstEjectRequest}}}}));
+        },
+        deadline);
+    if (!done) throw TimeoutError("unplug of " + id + ": the guest did not finish the eject (ACPI slot " + result.acpi_slot + ")");
+    if (is_deleted(*done)) {
+      result.device_deleted_event = true;
+      return result;
+    }
+    int final_status = (*done)["data"]["info"].value("status", -1);
+    if (final_status != kOstSuccess) {
+      throw HotplugError("unplug of " + id + ": the eject failed, _OST status " +
+                         OstStatusName(final_status));
+    }
+  }
+  for (const auto& slot : Slots()) {
+    if (PluggedDeviceId(slot) == id) {
+      throw HotplugError("unplug of " + id + ": the guest reported the eject done but QEMU still has the CPU plugged at " + *slot.qom_path);
+    }
+  }
+  // The event may still come (it does for CPUs that never ran); take it if it is already here.
+  result.device_deleted_event =
+      qmp_.TryWaitForAnyEvent(is_deleted, Deadline::AfterUnscaled(Clock::duration::zero())).has_value();
+  if (!result.device_deleted_event) {
+    LOG(kDebug, "hotplug") << id << ": ejected and slot freed; DEVICE_DELETED not (yet) sent";
+  }
+  return result;
 }
 
 }  // namespace cpuhp

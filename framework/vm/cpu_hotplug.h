@@ -46,6 +46,12 @@ std::vector<CpuInfoFast> QueryCpusFast(QmpClient& qmp);
 // nullopt for boot CPUs ("/machine/unattached/device[0]").
 std::optional<std::string> PluggedDeviceId(const HotpluggableCpu& slot);
 
+// The guest refused a hotplug operation (_OST with a failure status).
+class HotplugError : public Error {
+ public:
+  using Error::Error;
+};
+
 class CpuHotplug {
  public:
   explicit CpuHotplug(QmpClient& qmp) : qmp_(qmp) {}
@@ -62,9 +68,21 @@ class CpuHotplug {
   // measuring): the raw QMP call.
   void DeviceAdd(const std::string& driver, const std::string& id, const CpuProps& props,
                  const Deadline& deadline);
-  // device_del, then waits for DEVICE_DELETED: the guest ejected the CPU and
-  // QEMU removed it. Throws QmpError, TimeoutError.
-  void Unplug(const std::string& id, const Deadline& deadline);
+  // How an unplug completed.
+  struct UnplugResult {
+    // The ACPI slot the guest ejected ("1").
+    std::string acpi_slot;
+    // QEMU sent DEVICE_DELETED for the CPU. QEMU 7.2 sends it when the CPU
+    // object is finalized, which under TCG may never happen for a CPU that
+    // ran; the eject is then complete once the guest's _OST reports success
+    // and query-hotpluggable-cpus shows the slot free.
+    bool device_deleted_event = false;
+  };
+  // device_del, then waits for the guest to eject the CPU (ACPI_DEVICE_OST,
+  // source 3 "eject request", status 0) and QEMU to free the slot, or for
+  // DEVICE_DELETED. Throws QmpError if QEMU refuses, HotplugError if the guest
+  // refuses the eject (_OST status 0x80-0x83), TimeoutError otherwise.
+  UnplugResult Unplug(const std::string& id, const Deadline& deadline);
 
  private:
   QmpClient& qmp_;

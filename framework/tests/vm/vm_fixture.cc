@@ -1,4 +1,4 @@
-#include "vm/vm_fixture.h"
+#include "vm_fixture.h"
 
 #include <cstdlib>
 

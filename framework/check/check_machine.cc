@@ -1,0 +1,50 @@
+// The checker on a running Machine: read both views, evaluate, and poll
+// until the guest has settled.
+#include <algorithm>
+#include <thread>
+
+#include "check/checker.h"
+#include "util/log.h"
+#include "vm/machine.h"
+
+namespace cpuhp {
+namespace {
+
+// Nothing in the guest announces that a transition finished: poll, bounded.
+constexpr milliseconds kSettlePollInterval{200};
+
+}  // namespace
+
+CheckResult CheckMachine(Machine& vm, const CheckOptions& options) {
+  CheckOptions effective = options;
+  if (effective.smp == SmpTopology{}) effective.smp = vm.spec().smp;
+  try {
+    HostView host = ReadHostView(vm.Qmp());
+    GuestSnapshot guest = ReadGuestSnapshot(vm.Agent());
+    return RunChecks(host, guest, effective);
+  } catch (Error& e) {
+    e.AddContext("while checking QEMU's and the guest's CPU views");
+    vm.AddContext(e);
+    throw;
+  }
+}
+
+CheckResult CheckUntilConsistent(Machine& vm, const CheckOptions& options,
+                                 const Deadline& deadline) {
+  for (int attempt = 1;; ++attempt) {
+    CheckResult result = CheckMachine(vm, options);
+    if (result.Passed() || deadline.Expired()) {
+      if (!result.Passed()) {
+        LOG(kInfo, "check") << vm.name() << ": still inconsistent after " << attempt << " checks:\n"
+                            << result.Summary();
+      }
+      return result;
+    }
+    LOG(kDebug, "check") << vm.name() << ": not settled yet (check " << attempt
+                         << "): " << result.Summary();
+    std::this_thread::sleep_for(
+        std::min<Clock::duration>(kSettlePollInterval, deadline.Remaining()));
+  }
+}
+
+}  // namespace cpuhp

@@ -1,0 +1,602 @@
+// The invariants themselves. Each one is a function of the two views (and the
+// slot mapping computed from them) that records Findings; no findings means
+// it holds. docs/invariants.md explains each and why the kernel guarantees it.
+#include <algorithm>
+#include <cstdio>
+#include <iterator>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "check/checker.h"
+#include "check/cpu_mapping.h"
+#include "util/error.h"
+
+namespace cpuhp {
+namespace {
+
+constexpr char kSysfs[] = "guest /sys/devices/system/cpu/";
+constexpr char kSlotsQuery[] = "QMP query-hotpluggable-cpus";
+constexpr char kCpusQuery[] = "QMP query-cpus-fast";
+constexpr char kAgentVcpus[] = "agent guest-get-vcpus";
+
+struct Context {
+  const HostView& host;
+  const GuestSnapshot& guest;
+  const CheckOptions& options;
+  const CpuMapping& mapping;
+};
+
+// Collects one invariant's findings and notes.
+class Outcome {
+ public:
+  void Fail(Finding f) { findings_.push_back(std::move(f)); }
+  void Note(const std::string& note) {
+    if (!note_.empty()) note_ += "; ";
+    note_ += note;
+  }
+  InvariantResult Finish(std::string name) && {
+    InvariantResult r;
+    r.name = std::move(name);
+    r.verdict = findings_.empty() ? Verdict::kPass : Verdict::kFail;
+    for (const auto& f : findings_) {
+      if (!r.detail.empty()) r.detail += "; ";
+      r.detail += f.Text();
+    }
+    r.findings = std::move(findings_);
+    r.note = std::move(note_);
+    return r;
+  }
+
+ private:
+  std::vector<Finding> findings_;
+  std::string note_;
+};
+
+std::string Cpu(int id) { return "cpu" + std::to_string(id); }
+
+std::string List(const CpuSet& set) { return set.Empty() ? "(none)" : set.ToString(); }
+
+std::string Count(const CpuSet& set) {
+  return List(set) + " (" + std::to_string(set.Size()) + " CPU" + (set.Size() == 1 ? "" : "s") +
+         ")";
+}
+
+std::optional<int> MaxCpu(const CpuSet& set) {
+  if (set.Empty()) return std::nullopt;
+  return *std::prev(set.end());
+}
+
+std::string StateText(const GuestSnapshot& g, int number) {
+  return std::to_string(number) + " (" + g.StateName(number) + ")";
+}
+
+CpuSet Keys(const std::map<int, GuestCpu>& cpus) {
+  CpuSet out;
+  for (const auto& [id, cpu] : cpus) out.Insert(id);
+  return out;
+}
+
+std::string Join(const std::vector<std::string>& items, const std::string& sep = ", ") {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : sep) + i;
+  return out;
+}
+
+// --- masks -------------------------------------------------------------------
+
+void MasksOrdered(const Context& c, Outcome& out) {
+  const GuestSnapshot& g = c.guest;
+  if (!g.online.IsSubsetOf(g.present)) {
+    out.Fail({"online mask",
+              g.online.ToString() + " has " + List(g.online.Minus(g.present)) +
+                  " that is not present (present " + List(g.present) + ")",
+              "online within present", std::string(kSysfs) + "{online,present}"});
+  }
+  if (!g.present.IsSubsetOf(g.possible)) {
+    out.Fail({"present mask",
+              g.present.ToString() + " has " + List(g.present.Minus(g.possible)) +
+                  " that is not possible (possible " + List(g.possible) + ")",
+              "present within possible", std::string(kSysfs) + "{present,possible}"});
+  }
+  auto max = MaxCpu(g.possible);
+  if (g.kernel_max >= 0 && max && *max > g.kernel_max) {
+    out.Fail({"possible mask",
+              List(g.possible) + " goes past kernel_max " + std::to_string(g.kernel_max),
+              "possible within 0-kernel_max", std::string(kSysfs) + "{possible,kernel_max}"});
+  }
+}
+
+void OfflineComplement(const Context& c, Outcome& out) {
+  const GuestSnapshot& g = c.guest;
+  CpuSet expected = g.possible.Minus(g.online);
+  auto max = MaxCpu(g.possible);
+  CpuSet within, beyond;
+  for (int id : g.offline) {
+    if (max && id <= *max)
+      within.Insert(id);
+    else
+      beyond.Insert(id);
+  }
+  if (within != expected) {
+    std::vector<std::string> why;
+    if (CpuSet extra = within.Minus(expected); !extra.Empty())
+      why.push_back(List(extra) + " extra");
+    if (CpuSet missing = expected.Minus(within); !missing.Empty()) {
+      why.push_back(List(missing) + " missing");
+    }
+    out.Fail({"offline mask", List(g.offline) + " (" + Join(why) + ")",
+              "possible - online = " + List(expected) + " (possible " + List(g.possible) +
+                  ", online " + List(g.online) + ")",
+              std::string(kSysfs) + "{offline,possible,online}"});
+  }
+  if (!beyond.Empty()) {
+    // print_cpus_offline() appends the CPUs at and above nr_cpu_ids: the
+    // firmware described them, the kernel will never use them.
+    out.Note("offline also lists " + List(beyond) + ", past nr_cpu_ids (unusable CPUs)");
+  }
+}
+
+// --- counts ------------------------------------------------------------------
+
+int SlotVcpus(const std::vector<HotpluggableCpu>& slots, bool plugged_only) {
+  int n = 0;
+  for (const auto& s : slots) {
+    if (!plugged_only || s.plugged()) n += s.vcpus_count;
+  }
+  return n;
+}
+
+void PossibleCount(const Context& c, Outcome& out) {
+  const GuestSnapshot& g = c.guest;
+  int slots = SlotVcpus(c.host.slots, false);
+  const std::optional<SmpTopology>& qemu = c.host.smp;
+  bool asked = c.options.smp != SmpTopology{};
+  // QEMU's own -smp if it says, else what the caller asked for, else the slots.
+  int maxcpus = qemu ? qemu->MaxCpus() : asked ? c.options.smp.MaxCpus() : slots;
+  std::string source = qemu    ? "QMP qom-get /machine smp"
+                       : asked ? "-smp " + c.options.smp.ToQemuArg()
+                               : kSlotsQuery;
+  if (static_cast<int>(g.possible.Size()) != maxcpus) {
+    out.Fail({"possible mask", Count(g.possible), std::to_string(maxcpus) + " (maxcpus)",
+              std::string(kSysfs) + "possible vs " + source});
+  }
+  if (qemu && asked && c.options.smp.MaxCpus() != maxcpus) {
+    out.Fail({"QEMU", "runs with -smp " + qemu->ToQemuArg(),
+              "maxcpus=" + std::to_string(c.options.smp.MaxCpus()) + " (-smp " +
+                  c.options.smp.ToQemuArg() + ")",
+              "QMP qom-get /machine smp vs the machine's spec"});
+  }
+  if (slots != maxcpus) {
+    out.Fail({"QEMU", "offers " + std::to_string(slots) + " CPU slots",
+              std::to_string(maxcpus) + " (maxcpus)", std::string(kSlotsQuery) + " vs " + source});
+  }
+  if (!qemu && !asked) out.Note("maxcpus taken from QEMU's slot count");
+}
+
+void PresentCount(const Context& c, Outcome& out) {
+  const GuestSnapshot& g = c.guest;
+  int plugged = SlotVcpus(c.host.slots, true);
+  if (static_cast<int>(g.present.Size()) != plugged) {
+    out.Fail({"present mask", Count(g.present), std::to_string(plugged) + " (QEMU's plugged slots)",
+              std::string(kSysfs) + "present vs " + kSlotsQuery});
+  }
+  if (static_cast<int>(c.host.cpus.size()) != plugged) {
+    out.Fail({"query-cpus-fast", "lists " + std::to_string(c.host.cpus.size()) + " vCPUs",
+              std::to_string(plugged) + " (plugged slots in query-hotpluggable-cpus)",
+              std::string(kCpusQuery) + " vs " + kSlotsQuery});
+  }
+}
+
+void PresentCpusRegistered(const Context& c, Outcome& out) {
+  for (int id : c.guest.present) {
+    if (!c.guest.Cpu(id)) {
+      out.Fail({Cpu(id), "is present but has no " + Cpu(id) + " directory",
+                "a registered CPU device for every present CPU",
+                std::string(kSysfs) + "{present," + Cpu(id) + "/}"});
+    }
+  }
+}
+
+// --- identity ----------------------------------------------------------------
+
+std::string AcpiName(int index) {
+  char name[16];
+  std::snprintf(name, sizeof name, "C%03X", index);
+  return name;
+}
+
+// The online guest CPUs whose slots share socket, die and core with `slot`.
+CpuSet CoreMates(const Context& c, const SlotInfo& slot) {
+  auto core = [](const CpuProps& p) {
+    return std::tuple(p.socket_id.value_or(0), p.die_id.value_or(0), p.core_id.value_or(0));
+  };
+  CpuSet out;
+  for (const auto& [id, match] : c.mapping.guests) {
+    const SlotInfo* other = c.mapping.SlotOf(id);
+    if (other && c.guest.online.Contains(id) && core(other->slot.props) == core(slot.slot.props)) {
+      out.Insert(id);
+    }
+  }
+  return out;
+}
+
+void CheckTopology(const Context& c, int id, const CpuTopology& t, const SlotInfo& slot,
+                   Outcome& out) {
+  const CpuProps& p = slot.slot.props;
+  std::string source = "guest " + Cpu(id) + "/topology vs " + kSlotsQuery;
+  auto mismatch = [&](const char* file, int seen, const char* prop, int expected) {
+    out.Fail({Cpu(id), std::string("topology/") + file + "=" + std::to_string(seen),
+              std::to_string(expected) + " (" + prop + " of slot " + slot.Describe() + ")",
+              source});
+  };
+  if (p.socket_id && t.physical_package_id != *p.socket_id) {
+    mismatch("physical_package_id", t.physical_package_id, "socket-id", *p.socket_id);
+  }
+  CpuSet mates = CoreMates(c, slot);
+  // Only Intel's CPUID leaves 0xB/0x1F give the guest QEMU's own core and
+  // die numbers; AMD models without topoext (qemu64, TCG's max) number
+  // core_id from the APIC id and see no SMT siblings.
+  if (c.guest.cpu_vendor == "GenuineIntel") {
+    if (t.die_id != p.die_id.value_or(0))
+      mismatch("die_id", t.die_id, "die-id", p.die_id.value_or(0));
+    if (p.core_id && t.core_id != *p.core_id) mismatch("core_id", t.core_id, "core-id", *p.core_id);
+    if (t.thread_siblings != mates) {
+      out.Fail({Cpu(id), "topology/thread_siblings_list=" + List(t.thread_siblings),
+                List(mates) + " (the online CPUs in QEMU's core of slot " + slot.Describe() + ")",
+                source});
+    }
+  } else if (!t.thread_siblings.IsSubsetOf(mates)) {
+    out.Fail({Cpu(id), "topology/thread_siblings_list=" + List(t.thread_siblings),
+              "a subset of " + List(mates) + " (the online CPUs in QEMU's core of slot " +
+                  slot.Describe() + ")",
+              source});
+  }
+}
+
+void Identity(const Context& c, Outcome& out) {
+  const CpuMapping& m = c.mapping;
+  const GuestSnapshot& g = c.guest;
+  // Guest side: every CPU has exactly one plugged slot.
+  for (const auto& [id, cpu] : g.cpus) {
+    const GuestMatch& match = m.guests.at(id);
+    std::string cpuinfo = "guest /proc/cpuinfo vs " + std::string(kSlotsQuery);
+    if (cpu.apic_id && !match.by_apic) {
+      std::vector<std::string> known;
+      for (const auto& s : m.slots) known.push_back(std::to_string(s.apic_id));
+      out.Fail({Cpu(id), "apicid=" + std::to_string(*cpu.apic_id) + " matches no QEMU slot",
+                "one of " + Join(known, ","), cpuinfo});
+    }
+    std::optional<int> acpi = cpu.firmware_node ? AcpiCpuIndex(*cpu.firmware_node) : std::nullopt;
+    if (acpi && !match.by_acpi) {
+      out.Fail({Cpu(id), "firmware_node " + *cpu.firmware_node + " matches no QEMU slot",
+                "C000-" + AcpiName(static_cast<int>(m.slots.size()) - 1),
+                "guest " + Cpu(id) + "/firmware_node/path vs " + kSlotsQuery});
+    }
+    if (match.by_apic && match.by_acpi && *match.by_apic != *match.by_acpi) {
+      out.Fail({Cpu(id),
+                "apicid=" + std::to_string(*cpu.apic_id) + " is slot " +
+                    m.slots[*match.by_apic].Describe() + " but firmware_node " +
+                    *cpu.firmware_node + " is slot " + m.slots[*match.by_acpi].Describe(),
+                "both to name the same slot",
+                "guest /proc/cpuinfo, " + Cpu(id) + "/firmware_node/path"});
+    }
+    if (!cpu.apic_id && !acpi) {
+      out.Fail({Cpu(id), "has no APIC id (not in /proc/cpuinfo) and no ACPI processor node",
+                "an identifier that names its slot",
+                "guest /proc/cpuinfo, " + Cpu(id) + "/firmware_node/path"});
+    }
+    if (auto position = match.slot(); position && !m.slots[*position].slot.plugged()) {
+      out.Fail({Cpu(id),
+                "is slot " + m.slots[*position].Describe() + " (by " +
+                    (match.by_apic ? "APIC id" : "ACPI node") + "), which QEMU reports unplugged",
+                "a plugged slot", kSlotsQuery});
+    }
+  }
+  // Host side: every plugged slot has exactly one guest CPU ...
+  for (size_t i = 0; i < m.slots.size(); ++i) {
+    const SlotInfo& s = m.slots[i];
+    if (!s.slot.plugged()) continue;
+    auto guests = m.GuestCpusOf(i);
+    if (guests.empty()) {
+      out.Fail({"slot " + s.Describe(),
+                "(" + *s.slot.qom_path + ") has no guest CPU: no cpuN with apicid " +
+                    std::to_string(s.apic_id) + " or ACPI node " + AcpiName(s.index),
+                "exactly one guest CPU", std::string(kSlotsQuery) + " vs guest"});
+    } else if (guests.size() > 1) {
+      std::vector<std::string> names;
+      for (int id : guests) names.push_back(Cpu(id));
+      out.Fail({"slot " + s.Describe(), "is claimed by " + Join(names), "exactly one guest CPU",
+                std::string(kSlotsQuery) + " vs guest"});
+    }
+    // ... and one query-cpus-fast entry with the same props.
+    int entries = 0;
+    for (const auto& cf : c.host.cpus) {
+      if (cf.qom_path != *s.slot.qom_path) continue;
+      ++entries;
+      if (cf.props != s.slot.props) {
+        out.Fail({"slot " + s.Describe(),
+                  "query-cpus-fast cpu-index " + std::to_string(cf.cpu_index) + " has props " +
+                      cf.props.ToDeviceArgs(),
+                  "the slot's props", std::string(kCpusQuery) + " vs " + kSlotsQuery});
+      }
+    }
+    if (entries != 1) {
+      out.Fail(
+          {"slot " + s.Describe(),
+           "(" + *s.slot.qom_path + ") has " + std::to_string(entries) + " query-cpus-fast entries",
+           "exactly one", std::string(kCpusQuery) + " vs " + kSlotsQuery});
+    }
+  }
+  for (const auto& cf : c.host.cpus) {
+    bool known = std::any_of(m.slots.begin(), m.slots.end(),
+                             [&](const SlotInfo& s) { return s.slot.qom_path == cf.qom_path; });
+    if (!known) {
+      out.Fail({"query-cpus-fast cpu-index " + std::to_string(cf.cpu_index),
+                "qom-path " + cf.qom_path + " is no plugged slot", "a plugged slot's qom-path",
+                std::string(kCpusQuery) + " vs " + kSlotsQuery});
+    }
+  }
+  // Where the guest shows a topology (online CPUs), it must place the CPU
+  // where QEMU did.
+  for (const auto& [id, cpu] : g.cpus) {
+    const SlotInfo* slot = m.SlotOf(id);
+    if (cpu.topology && slot && slot->slot.plugged())
+      CheckTopology(c, id, *cpu.topology, *slot, out);
+  }
+  out.Note(
+      c.guest.cpu_vendor == "GenuineIntel"
+          ? "package, die, core and thread siblings compared (GenuineIntel: CPUID 0xB topology)"
+          : "package and thread siblings (subset) compared; core_id/die_id not (vendor " +
+                (c.guest.cpu_vendor.empty() ? std::string("unknown") : c.guest.cpu_vendor) +
+                ": the guest numbers cores from the APIC id)");
+}
+
+// --- hotplug state machine -----------------------------------------------------
+
+void StateSettled(const Context& c, Outcome& out) {
+  const GuestSnapshot& g = c.guest;
+  auto online_state = g.StateNumber("online");
+  int offline_state = g.StateNumber("offline").value_or(0);
+  CpuSet unobservable;
+  for (const auto& [id, cpu] : g.cpus) {
+    if (!g.present.Contains(id)) continue;
+    if (!cpu.hotplug_state) {
+      unobservable.Insert(id);
+      continue;
+    }
+    if (!cpu.hotplug_target) {
+      out.Fail({Cpu(id),
+                "hotplug/state=" + StateText(g, *cpu.hotplug_state) + " but no hotplug/target",
+                "both files", "guest " + Cpu(id) + "/hotplug/"});
+      continue;
+    }
+    int state = *cpu.hotplug_state, target = *cpu.hotplug_target;
+    if (state == target) continue;
+    // The boot CPU never goes through _cpu_up(): before the patch "cpuhp:
+    // Set cpuhp target for boot cpu" (2022) its target stays CPUHP_OFFLINE.
+    if (id == 0 && target == offline_state && online_state && state == *online_state &&
+        g.online.Contains(0)) {
+      out.Note("cpu0 hotplug/target=" + StateText(g, target) +
+               " with state=" + StateText(g, state) +
+               " accepted: the boot CPU's target is never set on this kernel");
+      continue;
+    }
+    out.Fail({Cpu(id), "hotplug/state=" + StateText(g, state) + " target=" + StateText(g, target),
+              "state == target (no transition in flight)",
+              "guest " + Cpu(id) + "/hotplug/{state,target}"});
+  }
+  if (!unobservable.Empty()) {
+    out.Note("not observable for cpus " + unobservable.ToString() +
+             ": no hotplug/ directory (hot-added after boot; the kernel creates it only for CPUs "
+             "registered at boot)");
+  }
+}
+
+void StateMatchesOnline(const Context& c, Outcome& out) {
+  const GuestSnapshot& g = c.guest;
+  auto online_state = g.StateNumber("online");
+  int offline_state = g.StateNumber("offline").value_or(0);
+  bool any_state = std::any_of(g.cpus.begin(), g.cpus.end(),
+                               [](const auto& e) { return e.second.hotplug_state.has_value(); });
+  if (any_state && !online_state) {
+    out.Fail({"hotplug/states", "has no \"online\" entry", "one (CPUHP_ONLINE)",
+              std::string(kSysfs) + "hotplug/states"});
+  }
+  for (const auto& [id, cpu] : g.cpus) {
+    if (!g.present.Contains(id)) continue;
+    bool in_mask = g.online.Contains(id);
+    std::string mask = "the online mask " + List(g.online);
+    if (cpu.online && *cpu.online != in_mask) {
+      out.Fail({Cpu(id),
+                std::string(*cpu.online ? "online=1" : "online=0") + " but " + mask +
+                    (in_mask ? " includes it" : " lacks it"),
+                Cpu(id) + "/online to agree with the online mask",
+                std::string(kSysfs) + "{" + Cpu(id) + "/online,online}"});
+    }
+    if (!cpu.online && !in_mask) {
+      out.Fail({Cpu(id), "has no online file (cannot be offlined) yet " + mask + " lacks it",
+                "a non-removable CPU to be online",
+                std::string(kSysfs) + "{" + Cpu(id) + "/online,online}"});
+    }
+    if (cpu.hotplug_state && online_state) {
+      int want = in_mask ? *online_state : offline_state;
+      if (*cpu.hotplug_state != want) {
+        out.Fail({Cpu(id),
+                  "hotplug/state=" + StateText(g, *cpu.hotplug_state) + " while " +
+                      (in_mask ? "online" : "offline"),
+                  StateText(g, want),
+                  std::string(kSysfs) + "{" + Cpu(id) + "/hotplug/state,online,hotplug/states}"});
+      }
+    }
+  }
+  for (int id : g.online) {
+    if (g.present.Contains(id) && !g.Cpu(id)) {
+      out.Fail({Cpu(id), "is in the online mask but has no " + Cpu(id) + " directory",
+                "a CPU device for every online CPU", std::string(kSysfs) + "online"});
+    }
+  }
+}
+
+void RemovedCpusGone(const Context& c, Outcome& out) {
+  const GuestSnapshot& g = c.guest;
+  for (const auto& [id, cpu] : g.cpus) {
+    if (!g.present.Contains(id)) {
+      out.Fail(
+          {Cpu(id),
+           "directory exists but " + Cpu(id) + " is not present (present " + List(g.present) + ")",
+           "no directory for a CPU that is not present",
+           std::string(kSysfs) + "{" + Cpu(id) + "/,present}"});
+    }
+    if (const SlotInfo* slot = c.mapping.SlotOf(id); slot && !slot->slot.plugged()) {
+      out.Fail({Cpu(id),
+                "is still in the guest but its slot " + slot->Describe() + " was unplugged in QEMU",
+                "the guest to have removed it",
+                "guest " + Cpu(id) + "/ vs " + std::string(kSlotsQuery)});
+    }
+  }
+}
+
+void StatesStable(const Context& c, Outcome& out) {
+  const auto& baseline = c.options.baseline_states;
+  const auto& now = c.guest.states;
+  if (baseline.empty()) {
+    out.Note("no baseline state table given: nothing to compare");
+    return;
+  }
+  if (now == baseline) return;
+  auto text = [](const HotplugState& s) { return std::to_string(s.number) + ": " + s.name; };
+  auto key = [](const HotplugState& s) { return std::pair(s.number, s.name); };
+  std::set<std::pair<int, std::string>> before, after;
+  for (const auto& s : baseline) before.insert(key(s));
+  for (const auto& s : now) after.insert(key(s));
+  std::vector<std::string> lost, added;
+  for (const auto& s : baseline) {
+    if (!after.count(key(s))) lost.push_back(text(s));
+  }
+  for (const auto& s : now) {
+    if (!before.count(key(s))) added.push_back(text(s));
+  }
+  std::string source = std::string(kSysfs) + "hotplug/states vs the baseline";
+  if (!lost.empty()) {
+    out.Fail({"hotplug/states", "lost " + Join(lost), "every baseline entry to stay", source});
+  }
+  if (!added.empty()) {
+    out.Fail({"hotplug/states", "gained " + Join(added), "no new entries", source});
+  }
+  if (lost.empty() && added.empty()) {
+    out.Fail({"hotplug/states", "lists the same entries in another order", "the baseline order",
+              source});
+  }
+}
+
+// --- agreement with other sources ------------------------------------------------
+
+void AgentAgrees(const Context& c, Outcome& out) {
+  const GuestSnapshot& g = c.guest;
+  CpuSet agent_online, agent_listed;
+  for (const auto& v : g.agent_vcpus) {
+    agent_listed.Insert(v.logical_id);
+    if (v.online) agent_online.Insert(v.logical_id);
+  }
+  if (agent_online != g.online) {
+    out.Fail({"guest-get-vcpus", "online " + List(agent_online),
+              "the online mask " + List(g.online),
+              std::string(kAgentVcpus) + " vs " + kSysfs + "online"});
+  }
+  CpuSet dirs = Keys(g.cpus);
+  if (agent_listed != dirs) {
+    out.Fail({"guest-get-vcpus", "lists " + List(agent_listed),
+              "the cpuN directories " + List(dirs), std::string(kAgentVcpus) + " vs " + kSysfs});
+  }
+  for (const auto& v : g.agent_vcpus) {
+    const GuestCpu* cpu = g.Cpu(v.logical_id);
+    if (!cpu || v.can_offline == cpu->online.has_value()) continue;
+    out.Fail({Cpu(v.logical_id),
+              std::string("can-offline=") + (v.can_offline ? "true" : "false") +
+                  (cpu->online ? " with" : " without") + " an online file",
+              std::string("can-offline=") + (cpu->online ? "true" : "false"),
+              std::string(kAgentVcpus) + " vs " + kSysfs + Cpu(v.logical_id) + "/online"});
+  }
+}
+
+void CpuinfoCount(const Context& c, Outcome& out) {
+  const GuestSnapshot& g = c.guest;
+  if (g.cpuinfo_processors != static_cast<int>(g.online.Size())) {
+    out.Fail({"/proc/cpuinfo", "lists " + std::to_string(g.cpuinfo_processors) + " processors",
+              std::to_string(g.online.Size()) + " (the online mask " + List(g.online) + ")",
+              std::string("guest /proc/cpuinfo vs ") + kSysfs + "online"});
+  }
+}
+
+struct Invariant {
+  const char* name;
+  const char* description;
+  void (*check)(const Context&, Outcome&);
+};
+
+constexpr Invariant kInvariants[] = {
+    {"masks-ordered", "online within present within possible, possible within 0-kernel_max",
+     MasksOrdered},
+    {"offline-complement", "offline is possible minus online", OfflineComplement},
+    {"possible-count", "possible has maxcpus CPUs", PossibleCount},
+    {"present-count",
+     "present has as many CPUs as QEMU has plugged slots and query-cpus-fast entries",
+     PresentCount},
+    {"present-cpus-registered", "every present CPU has a cpuN directory", PresentCpusRegistered},
+    {"identity", "plugged slots and guest CPUs match one to one (APIC id, ACPI node, topology)",
+     Identity},
+    {"state-settled", "hotplug/state equals hotplug/target for every present CPU", StateSettled},
+    {"state-matches-online",
+     "online CPUs sit at the online state, offline ones at offline; cpuN/online agrees with the "
+     "mask",
+     StateMatchesOnline},
+    {"removed-cpus-gone",
+     "no cpuN directory for a CPU that is not present or whose slot is unplugged", RemovedCpusGone},
+    {"states-stable", "hotplug/states equals the baseline table", StatesStable},
+    {"agent-agrees", "guest-get-vcpus matches sysfs (online set, listing, can-offline)",
+     AgentAgrees},
+    {"cpuinfo-count", "/proc/cpuinfo lists as many processors as are online", CpuinfoCount},
+};
+
+}  // namespace
+
+const std::vector<std::string>& InvariantNames() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& inv : kInvariants) out.push_back(inv.name);
+    return out;
+  }();
+  return names;
+}
+
+std::string InvariantDescription(std::string_view name) {
+  for (const auto& inv : kInvariants) {
+    if (name == inv.name) return inv.description;
+  }
+  return "";
+}
+
+CheckResult RunChecks(const HostView& host, const GuestSnapshot& guest,
+                      const CheckOptions& options) {
+  for (const auto& name : options.only) {
+    if (InvariantDescription(name).empty()) {
+      throw Error("unknown invariant \"" + name + "\" (known: " + Join(InvariantNames()) + ")");
+    }
+  }
+  CpuMapping mapping = MapCpus(host, guest);
+  Context context{host, guest, options, mapping};
+  CheckResult result;
+  for (const auto& inv : kInvariants) {
+    if (!options.only.empty() &&
+        std::find(options.only.begin(), options.only.end(), inv.name) == options.only.end()) {
+      continue;
+    }
+    Outcome outcome;
+    inv.check(context, outcome);
+    result.invariants.push_back(std::move(outcome).Finish(inv.name));
+  }
+  return result;
+}
+
+}  // namespace cpuhp

@@ -1,0 +1,69 @@
+#include "cli/cli_args.h"
+
+#include <charconv>
+
+namespace cpuhp {
+
+std::optional<std::string> CliArgs::Value(const std::string& flag) const {
+  auto it = values.find(flag);
+  if (it == values.end() || it->second.empty()) return std::nullopt;
+  return it->second.back();
+}
+
+const std::vector<std::string>& CliArgs::Values(const std::string& flag) const {
+  static const std::vector<std::string> kNone;
+  auto it = values.find(flag);
+  return it == values.end() ? kNone : it->second;
+}
+
+std::optional<int> CliArgs::IntValue(const std::string& flag) const {
+  auto v = Value(flag);
+  if (!v) return std::nullopt;
+  int n = 0;
+  auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc() || ptr != v->data() + v->size() || n < 1) {
+    throw UsageError("--" + flag + " takes a positive number, not \"" + *v + "\"");
+  }
+  return n;
+}
+
+CliArgs ParseCliArgs(const std::vector<std::string>& args, const std::set<std::string>& value_flags,
+                     const std::set<std::string>& bool_flags) {
+  CliArgs out;
+  bool flags_done = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (flags_done || a.size() < 2 || a[0] != '-') {
+      out.positional.push_back(a);
+      continue;
+    }
+    if (a == "--") {
+      flags_done = true;
+      continue;
+    }
+    std::string name = a.substr(a[1] == '-' ? 2 : 1);
+    std::optional<std::string> inline_value;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      inline_value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    if (a[1] != '-' && name.size() != 1) throw UsageError("unknown option " + a);
+    if (value_flags.count(name)) {
+      if (inline_value) {
+        out.values[name].push_back(*inline_value);
+      } else if (i + 1 < args.size()) {
+        out.values[name].push_back(args[++i]);
+      } else {
+        throw UsageError("option --" + name + " needs a value");
+      }
+    } else if (bool_flags.count(name)) {
+      if (inline_value) throw UsageError("option --" + name + " takes no value");
+      out.flags.insert(name);
+    } else {
+      throw UsageError("unknown option " + a);
+    }
+  }
+  return out;
+}
+
+}  // namespace cpuhp

@@ -1,0 +1,171 @@
+// cpuhp run: validate every scenario, then run them and report.
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+#include "cli/cli_args.h"
+#include "cli/commands.h"
+#include "cli/interrupt.h"
+#include "report/artifacts.h"
+#include "report/invocation.h"
+#include "report/json_report.h"
+#include "report/junit.h"
+#include "report/progress.h"
+#include "report/summary.h"
+#include "scenario/scenario_loader.h"
+#include "scenario/scheduler.h"
+#include "util/log.h"
+#include "util/temp_dir.h"
+#include "util/transcript.h"
+
+namespace cpuhp {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kRunUsage[] = R"(usage: cpuhp run [options] [<file|dir>...]   (default: scenarios/)
+
+Validates every scenario first (no VM starts if one is bad), then runs them.
+  --accel auto|kvm|tcg  override the accel of every scenario
+  --filter PATTERN      only runs whose label matches: a substring, or a glob
+                        with * ? [..] (repeatable; a run matching any is run)
+  --jobs N              run up to N VMs in parallel (default 1)
+  --artifacts DIR       put run directories in DIR
+                        (default ./cpuhp-artifacts/<UTC timestamp>)
+  --junit FILE          also write JUnit XML to FILE
+  --json FILE           also write the JSON report to FILE
+  --keep-going          start the remaining runs after a failure
+  --emit-repro          write repro.sh into every run directory
+  --verbose             debug logging: every QMP and guest agent message
+Exit codes: 0 all passed, 1 a run failed, 2 bad usage or scenario,
+3 infrastructure error (QEMU/kit missing, no boot), 130 interrupted.
+)";
+
+std::string TimestampDirName() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  return buf;
+}
+
+fs::path DefaultArtifactsRoot() {
+  fs::path base = "cpuhp-artifacts";
+  fs::path dir = base / TimestampDirName();
+  for (int n = 2; fs::exists(dir); ++n) dir = base / (TimestampDirName() + "-" + std::to_string(n));
+  return dir;
+}
+
+std::string Hostname() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+}  // namespace
+
+int RunRunCommand(const std::vector<std::string>& argv) {
+  CliArgs args;
+  std::optional<Accel> accel;
+  int jobs = 1;
+  try {
+    args = ParseCliArgs(argv, {"accel", "filter", "jobs", "j", "artifacts", "junit", "json"},
+                        {"keep-going", "verbose", "v", "emit-repro", "help", "h"});
+    if (args.Has("help") || args.Has("h")) {
+      std::cout << kRunUsage;
+      return kExitPassed;
+    }
+    if (auto a = args.Value("accel")) {
+      Accel parsed;
+      if (!ParseAccel(*a, &parsed)) throw UsageError("--accel takes auto, kvm or tcg, not " + *a);
+      accel = parsed;
+    }
+    if (auto j = args.IntValue("jobs")) jobs = *j;
+    if (auto j = args.IntValue("j")) jobs = *j;
+  } catch (const UsageError& e) {
+    std::cerr << "cpuhp run: " << e.what() << "\n\n" << kRunUsage;
+    return kExitUsage;
+  }
+  bool verbose = args.Has("verbose") || args.Has("v");
+  if (verbose) {
+    SetLogLevel(LogLevel::kDebug);
+  } else if (!std::getenv("CPUHP_LOG")) {
+    // Progress lines say what happens; lifecycle logs stay in the run directories.
+    SetLogLevel(LogLevel::kWarning);
+  }
+
+  std::vector<FileRuns> files;
+  if (!LoadScenarioFiles(args.positional, &files)) {
+    std::cerr << "cpuhp run: invalid scenarios; no VM was started\n";
+    return kExitUsage;
+  }
+  std::vector<ScenarioRun> runs;
+  const auto& filters = args.Values("filter");
+  for (auto& f : files) {
+    for (auto& run : f.runs) {
+      bool selected = filters.empty();
+      for (const auto& pattern : filters) selected = selected || MatchesFilter(run.label, pattern);
+      if (selected) runs.push_back(std::move(run));
+    }
+  }
+  if (runs.empty()) {
+    std::cerr << "cpuhp run: no run matches"
+              << (filters.empty() ? "" : " the filter (see cpuhp list)") << "\n";
+    return kExitUsage;
+  }
+
+  Invocation inv;
+  inv.started_utc = UtcTimestamp();
+  inv.hostname = Hostname();
+  bool default_root = !args.Value("artifacts");
+  inv.artifacts_root = default_root ? DefaultArtifactsRoot() : fs::path(*args.Value("artifacts"));
+  try {
+    MakeDirs(inv.artifacts_root);
+    if (default_root) {
+      // cpuhp-artifacts/latest -> the newest invocation.
+      fs::path latest = inv.artifacts_root.parent_path() / "latest";
+      std::error_code ec;
+      fs::remove(latest, ec);
+      fs::create_directory_symlink(inv.artifacts_root.filename(), latest, ec);
+    }
+  } catch (const Error& e) {
+    std::cerr << "cpuhp run: " << e.what() << "\n";
+    return kExitSetup;
+  }
+
+  Clock::time_point start = Clock::now();
+  {
+    InterruptHandler interrupt;
+    std::unique_ptr<RunObserver> progress = MakeProgress(stderr, static_cast<int>(runs.size()));
+    ScheduleOptions options;
+    options.jobs = jobs;
+    options.keep_going = args.Has("keep-going");
+    options.run.artifacts_root = inv.artifacts_root;
+    options.run.accel_override = accel;
+    options.run.emit_repro = args.Has("emit-repro");
+    options.run.cancel = interrupt.cancel_flag();
+    inv.runs = RunAll(runs, options, progress.get());
+  }
+  inv.duration = Clock::now() - start;
+
+  int code = inv.ExitCode();
+  try {
+    std::string xml = JunitXml(inv);
+    nlohmann::json report = ReportJson(inv);
+    WriteTextFile(inv.artifacts_root / "junit.xml", xml);
+    WriteJsonFile(inv.artifacts_root / "report.json", report);
+    if (auto junit = args.Value("junit")) WriteTextFile(*junit, xml);
+    if (auto json = args.Value("json")) WriteJsonFile(*json, report);
+  } catch (const Error& e) {
+    std::cerr << "cpuhp run: writing reports: " << e.what() << "\n";
+    if (code == kExitPassed) code = kExitSetup;
+  }
+  std::cout << SummaryText(inv, IsTerminal(stdout));
+  std::cout.flush();
+  return code;
+}
+
+}  // namespace cpuhp

@@ -1,0 +1,72 @@
+#include "report/run_result.h"
+
+namespace cpuhp {
+
+const char* OutcomeName(RunOutcome outcome) {
+  switch (outcome) {
+    case RunOutcome::kPassed: return "passed";
+    case RunOutcome::kFailed: return "failed";
+    case RunOutcome::kError: return "error";
+    case RunOutcome::kSkipped: return "skipped";
+    case RunOutcome::kCancelled: return "cancelled";
+  }
+  return "?";
+}
+
+nlohmann::json ToJson(const StepRecord& s) {
+  nlohmann::json j = {{"path", s.path},         {"kind", s.kind},
+                      {"name", s.name},         {"where", s.where},
+                      {"start_s", s.start_s},   {"duration_s", s.duration_s},
+                      {"outcome", s.outcome}};
+  if (!s.message.empty()) j["message"] = s.message;
+  if (!s.detail.empty()) j["detail"] = s.detail;
+  return j;
+}
+
+std::string RunResult::FailureLine() const {
+  if (!failure) return OutcomeName(outcome);
+  std::string line;
+  if (!failure->invariants.empty()) {
+    line = "check failed (";
+    for (size_t i = 0; i < failure->invariants.size(); ++i) {
+      line += (i ? ", " : "") + failure->invariants[i];
+    }
+    line += ")";
+  } else {
+    line = failure->type + " failure";
+  }
+  if (!failure->step_path.empty()) {
+    line += " at step " + failure->step_path + " (" + failure->step_name + ")";
+  }
+  std::string first = failure->message.substr(0, failure->message.find('\n'));
+  if (!first.empty()) line += ": " + first;
+  return line;
+}
+
+nlohmann::json RunResult::ToJson() const {
+  nlohmann::json matrix_json = nlohmann::json::object();
+  for (const auto& [axis, value] : matrix) matrix_json[axis] = value;
+  nlohmann::json steps_json = nlohmann::json::array();
+  for (const auto& s : steps) steps_json.push_back(cpuhp::ToJson(s));
+  nlohmann::json j = {{"scenario", scenario},
+                      {"label", label},
+                      {"file", file.string()},
+                      {"matrix", matrix_json},
+                      {"outcome", OutcomeName(outcome)},
+                      {"artifacts", artifacts_dir.string()},
+                      {"started", started_utc},
+                      {"duration_s", ToSeconds(duration)},
+                      {"boot_s", ToSeconds(boot_time)},
+                      {"accel", accel},
+                      {"checks", checks},
+                      {"steps", steps_json}};
+  if (failure) {
+    j["failure"] = {{"type", failure->type},          {"step", failure->step_path},
+                    {"step_name", failure->step_name}, {"where", failure->where},
+                    {"message", failure->message},    {"invariants", failure->invariants}};
+  }
+  if (!serial_tail.empty()) j["serial_tail"] = serial_tail;
+  return j;
+}
+
+}  // namespace cpuhp

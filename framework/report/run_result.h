@@ -1,0 +1,87 @@
+// What one scenario run did: the record the runner fills in and every report
+// (artifacts, JUnit, JSON, summary, progress) reads.
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "util/deadline.h"
+
+namespace cpuhp {
+
+enum class RunOutcome {
+  kPassed,
+  kFailed,     // a step failed: the test found something (exit code 1)
+  kError,      // the run could not be carried out: QEMU or kit missing, no boot (exit code 3)
+  kSkipped,    // not started: an earlier run failed and --keep-going was not given
+  kCancelled,  // interrupted (Ctrl-C, SIGTERM)
+};
+const char* OutcomeName(RunOutcome outcome);  // "passed", "failed", ...
+
+// One executed step (or the boot, path "boot"). Steps inside a repeat have
+// paths like "4[2].1": step 4, iteration 2, its first step.
+struct StepRecord {
+  std::string path;
+  std::string kind;   // "hotplug", ..., or "boot"
+  std::string name;   // "hotplug 3 +online"
+  std::string where;  // "scenarios/smoke.yaml:12:5"
+  double start_s = 0;     // since the run started
+  double duration_s = 0;
+  std::string outcome = "passed";  // "passed" | "failed"
+  std::string message;             // why it failed, or what an expected failure was
+  nlohmann::json detail = nlohmann::json::object();  // plugged ids, onlined CPUs, ...
+};
+nlohmann::json ToJson(const StepRecord& step);
+
+// Why a run did not pass.
+struct RunFailure {
+  // "check", "qmp", "agent", "timeout", "expectation", "migration",
+  // "connection" (QEMU or the agent went away), "setup" (error runs), "error".
+  std::string type;
+  std::string step_path;  // "" for setup failures
+  std::string step_name;
+  std::string where;
+  std::string message;
+  std::vector<std::string> invariants;  // failing invariants, for check failures
+};
+
+struct RunResult {
+  std::string scenario;
+  std::string label;
+  std::filesystem::path file;
+  std::vector<std::pair<std::string, std::string>> matrix;
+  RunOutcome outcome = RunOutcome::kSkipped;
+  std::optional<RunFailure> failure;
+  std::filesystem::path artifacts_dir;
+  std::string started_utc;
+  Clock::duration duration{};
+  Clock::duration boot_time{};
+  std::string accel;  // as resolved ("tcg", "kvm"), once booted
+  std::vector<StepRecord> steps;
+  std::string serial_tail;  // the end of the serial log, for failed runs
+  int checks = 0;           // check steps run
+
+  bool Passed() const { return outcome == RunOutcome::kPassed; }
+  // One line: "check present-count failed at step 3 (hotplug max): ...".
+  std::string FailureLine() const;
+  nlohmann::json ToJson() const;
+};
+
+// Progress and results as they happen; the runner and the scheduler call
+// these from worker threads (implementations synchronise).
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  virtual void RunStarted(int /*index*/, const std::string& /*label*/) {}
+  virtual void StepStarted(int /*index*/, const std::string& /*label*/, int /*step*/,
+                           int /*steps*/, const std::string& /*step_name*/) {}
+  virtual void StepFinished(int /*index*/, const std::string& /*label*/,
+                            const StepRecord& /*record*/) {}
+  virtual void RunFinished(int /*index*/, const RunResult& /*result*/) {}
+};
+
+}  // namespace cpuhp

@@ -1,0 +1,29 @@
+#include "scenario/duration.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace cpuhp {
+
+std::optional<Clock::duration> ParseDuration(std::string_view text) {
+  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  size_t unit_at = text.find_first_not_of("0123456789.");
+  std::string_view number = text.substr(0, unit_at);
+  std::string_view unit = unit_at == std::string_view::npos ? "" : text.substr(unit_at);
+  if (number.empty()) return std::nullopt;
+  double value = 0;
+  auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+  if (ec != std::errc() || ptr != number.data() + number.size() || !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  double seconds;
+  if (unit.empty() || unit == "s") seconds = value;
+  else if (unit == "ms") seconds = value / 1000;
+  else if (unit == "m" || unit == "min") seconds = value * 60;
+  else if (unit == "h") seconds = value * 3600;
+  else return std::nullopt;
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+}  // namespace cpuhp

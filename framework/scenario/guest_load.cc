@@ -1,0 +1,53 @@
+#include "scenario/guest_load.h"
+
+#include <thread>
+
+#include "util/log.h"
+
+namespace cpuhp {
+namespace {
+
+constexpr char kPidFile[] = "/run/cpuhp-load.pids";
+
+int64_t GuestExec(AgentClient& agent, const std::string& script, const Deadline& deadline) {
+  auto ret = agent.Execute("guest-exec",
+                           {{"path", "/bin/sh"}, {"arg", {"-c", script}}, {"capture-output", false}},
+                           deadline);
+  return ret.at("pid").get<int64_t>();
+}
+
+}  // namespace
+
+GuestLoad GuestLoad::Start(AgentClient& agent, int workers, const Deadline& deadline) {
+  GuestLoad load;
+  // Only shell builtins: the loop itself forks nothing.
+  std::string script = std::string("echo $$ >>") + kPidFile + "; while :; do :; done";
+  for (int i = 0; i < workers; ++i) load.pids_.push_back(GuestExec(agent, script, deadline));
+  LOG(kInfo, "scenario") << "guest load: " << workers << " busy loop(s) started";
+  return load;
+}
+
+void GuestLoad::Stop(AgentClient& agent, const Deadline& deadline) {
+  std::string script = std::string("while read -r p; do kill $p; done <") + kPidFile + "; : >" +
+                       kPidFile;
+  int64_t killer = GuestExec(agent, script, deadline);
+  std::vector<int64_t> waiting = pids_;
+  waiting.push_back(killer);
+  // The agent does not notify exits: poll guest-exec-status, bounded.
+  while (!waiting.empty()) {
+    auto status = agent.Execute("guest-exec-status", {{"pid", waiting.back()}}, deadline);
+    if (status.value("exited", false)) {
+      waiting.pop_back();
+      continue;
+    }
+    if (deadline.Expired()) {
+      throw TimeoutError("guest load: process " + std::to_string(waiting.back()) +
+                         " did not exit after kill");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  pids_.clear();
+  LOG(kInfo, "scenario") << "guest load stopped";
+}
+
+}  // namespace cpuhp

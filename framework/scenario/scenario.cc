@@ -1,0 +1,50 @@
+#include "scenario/scenario.h"
+
+namespace cpuhp {
+
+const char* StepKindName(StepKind kind) {
+  switch (kind) {
+    case StepKind::kHotplug: return "hotplug";
+    case StepKind::kUnplug: return "unplug";
+    case StepKind::kOnline: return "online";
+    case StepKind::kOffline: return "offline";
+    case StepKind::kCheck: return "check";
+    case StepKind::kExpectError: return "expect_error";
+    case StepKind::kExpectFailure: return "expect_failure";
+    case StepKind::kMigrate: return "migrate";
+    case StepKind::kGuestLoad: return "guest_load";
+    case StepKind::kRepeat: return "repeat";
+    case StepKind::kSleep: return "sleep";
+  }
+  return "?";
+}
+
+Clock::duration DefaultStepTimeout(StepKind kind) {
+  using std::chrono::minutes;
+  switch (kind) {
+    case StepKind::kHotplug:
+    case StepKind::kUnplug: return 2 * kHotplugSettleTimeout;
+    case StepKind::kOnline:
+    case StepKind::kOffline: return 2 * kAgentTimeout;
+    case StepKind::kCheck: return kHotplugSettleTimeout;
+    case StepKind::kMigrate: return kMigrationTimeout;
+    case StepKind::kGuestLoad: return 2 * kAgentTimeout;
+    case StepKind::kRepeat: return minutes(30);
+    case StepKind::kSleep: return minutes(1);
+    case StepKind::kExpectError:
+    case StepKind::kExpectFailure: return 2 * kHotplugSettleTimeout;
+  }
+  return kHotplugSettleTimeout;
+}
+
+std::string ScenarioRun::DirName() const {
+  std::string out;
+  for (char c : label) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == '[' || c == ']' || c == ',' || c == '=';
+    out += ok ? c : '_';
+  }
+  return out;
+}
+
+}  // namespace cpuhp

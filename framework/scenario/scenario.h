@@ -1,0 +1,161 @@
+// A scenario: the machine to boot and the steps to run against it, as the
+// YAML files in scenarios/ describe them (docs/scenarios.md has every key).
+//
+// A scenario file with a `matrix` expands into several ScenarioRuns, one per
+// combination; each run is complete and independent (its own VM, its own
+// artifacts directory).
+//
+//   for (ScenarioRun& run : LoadScenarioRuns("scenarios/smoke.yaml")) ...
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "guest/cpuset.h"
+#include "scenario/scenario_error.h"
+#include "util/deadline.h"
+#include "vm/cpu_props.h"
+#include "vm/machine_spec.h"
+#include "vm/migration.h"
+
+namespace cpuhp {
+
+struct Step;
+
+// hotplug: by count (the lowest free slots first), or one CPU at explicit props.
+struct HotplugStep {
+  int count = 1;                   // used when props is unset; `count: max` resolves at run time
+  bool max = false;                // every free slot
+  std::optional<CpuProps> props;   // explicit socket/die/core/thread
+  std::optional<std::string> id;   // device id; default derived from the slot ("cpu-s1c0t0")
+  bool online = false;             // online the new guest CPUs through the agent
+};
+
+// unplug: by ids, by count (most recently plugged first), all hot-plugged, or
+// the CPU at explicit props (a boot CPU included: that is how to ask QEMU to
+// unplug CPU 0, which must fail).
+struct UnplugStep {
+  std::vector<std::string> ids;
+  int count = 0;
+  bool all = false;
+  std::optional<CpuProps> props;
+};
+
+// online / offline, guest side, through guest-set-vcpus.
+struct SetOnlineStep {
+  bool online = true;
+  bool all = true;        // every present CPU that can change
+  CpuSet cpus;            // explicit guest CPU numbers (when !all and count == 0)
+  int count = 0;          // offline: the highest-numbered N online CPUs; online: the lowest N offline
+};
+
+struct CheckStep {
+  std::vector<std::string> only;  // invariant names; empty: all
+  bool settle = true;             // re-check until consistent or the deadline
+};
+
+// The wrapped step must fail with this QMP (or guest agent) error class.
+struct ExpectErrorStep {
+  std::string error_class;
+  std::optional<std::string> message;  // a substring of QEMU's "desc"
+  std::vector<Step> step;              // exactly one
+};
+
+// The wrapped step must fail: a check naming these invariants, a migration
+// that fails, a timeout, ... (see docs/scenarios.md).
+struct ExpectFailureStep {
+  std::vector<std::string> invariants;  // a check must fail with (at least) these
+  std::optional<std::string> error;     // check|migration|timeout|qmp|agent|any
+  std::optional<std::string> message;   // a substring of the failure message
+  std::vector<Step> step;               // exactly one
+};
+
+struct MigrateStep {
+  MigrationOptions options;
+  int times = 1;                             // ping-pong: N consecutive migrations
+  std::optional<std::string> expect_status;  // "completed" | "cancelled"
+};
+
+struct GuestLoadStep {
+  bool stop = false;
+  int workers = 0;  // 0: one per online guest CPU
+};
+
+struct RepeatStep {
+  int times = 0;                                // 0: use duration
+  std::optional<Clock::duration> duration;
+  std::vector<Step> steps;
+};
+
+struct SleepStep {
+  Clock::duration duration{};
+};
+
+enum class StepKind {
+  kHotplug,
+  kUnplug,
+  kOnline,
+  kOffline,
+  kCheck,
+  kExpectError,
+  kExpectFailure,
+  kMigrate,
+  kGuestLoad,
+  kRepeat,
+  kSleep,
+};
+// The YAML key: "hotplug", "expect_error", ...
+const char* StepKindName(StepKind kind);
+
+struct Step {
+  StepKind kind = StepKind::kCheck;
+  std::string name;           // `name:` or a description derived from the parameters
+  Clock::duration timeout{};  // unscaled; turned into a Deadline (scaled) when the step starts
+  SourceLocation where;
+  std::string path;           // its place in the file, "steps[2]" or "steps[3].repeat.steps[1]"
+  // Where individual parameters were written ("count", "socket", ...), for
+  // messages about them.
+  std::map<std::string, SourceLocation> field_where;
+  std::variant<HotplugStep, UnplugStep, SetOnlineStep, CheckStep, ExpectErrorStep,
+               ExpectFailureStep, MigrateStep, GuestLoadStep, RepeatStep, SleepStep>
+      params;
+};
+
+// Where parameter `field` was written, else the step itself.
+inline SourceLocation FieldWhere(const Step& step, const std::string& field) {
+  auto it = step.field_where.find(field);
+  return it == step.field_where.end() ? step.where : it->second;
+}
+
+// The default deadline of a step of this kind.
+Clock::duration DefaultStepTimeout(StepKind kind);
+
+struct MachineConfig {
+  std::string backend = "qemu";
+  // name, machine_type, accel, cpu_model, smp, memory_mib, disk, qemu_binary, extra_args.
+  MachineSpec spec;
+  bool cpu_model_set = false;  // else qemu64, or max when threads > 1
+  std::optional<std::filesystem::path> kit;  // default GuestKit::DefaultDir()
+  Clock::duration boot_timeout = kBootTimeout;
+};
+
+// One run of a scenario: a matrix combination, fully resolved.
+struct ScenarioRun {
+  std::string scenario;           // the scenario's name
+  std::filesystem::path file;     // the file it came from
+  std::string description;
+  std::string label;              // "smoke", or "topology[s2c2t2]" for a matrix run
+  std::vector<std::pair<std::string, std::string>> matrix;  // axis -> value label
+  MachineConfig machine;
+  std::vector<Step> steps;
+  SourceLocation where;           // the scenario's first line
+
+  // A directory name for the run: the label with unsafe characters replaced.
+  std::string DirName() const;
+};
+
+}  // namespace cpuhp

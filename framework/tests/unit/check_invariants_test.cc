@@ -1,0 +1,366 @@
+// The invariants on real captured views (all must hold), and one broken view
+// per invariant (each must be able to fail, and say where).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <set>
+
+#include "captured_guest.h"
+#include "check/checker.h"
+
+namespace cpuhp::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+SmpTopology Smp(int cpus, int maxcpus, int sockets, int cores, int threads) {
+  return {.cpus = cpus, .maxcpus = maxcpus, .sockets = sockets, .cores = cores, .threads = threads};
+}
+
+const SmpTopology k2s2c2t = Smp(2, 8, 2, 2, 2);
+const SmpTopology k4s = Smp(1, 4, 4, 1, 1);
+
+std::set<std::string> FailingNames(const CheckResult& r) {
+  std::set<std::string> out;
+  for (const auto& f : r.Failures()) out.insert(f.name);
+  return out;
+}
+
+TEST(CheckInvariantsTest, RealGuestsAreConsistent) {
+  auto boot_states = LoadCapturedGuest("intel-2s2c2t-boot").guest.states;
+  struct Case {
+    const char* name;
+    SmpTopology smp;
+  };
+  for (const Case& c :
+       {Case{"intel-2s2c2t-boot", k2s2c2t}, Case{"intel-2s2c2t-plugged", k2s2c2t},
+        Case{"intel-2s2c2t-onlined", k2s2c2t}, Case{"intel-2s2c2t-cpu1-offline", k2s2c2t},
+        Case{"amd-2s2c2t-onlined", k2s2c2t}, Case{"amd-4s-plugged", k4s},
+        Case{"amd-4s-onlined", k4s}, Case{"amd-4s-unplugged", k4s}}) {
+    SCOPED_TRACE(c.name);
+    CapturedGuest g = LoadCapturedGuest(c.name);
+    CheckResult r = RunChecks(g.host, g.guest, {.baseline_states = boot_states, .smp = c.smp});
+    EXPECT_TRUE(r.Passed()) << r.Summary();
+    EXPECT_EQ(r.invariants.size(), InvariantNames().size());
+    EXPECT_EQ(r.Summary(), "all " + std::to_string(InvariantNames().size()) + " invariants hold");
+  }
+}
+
+TEST(CheckInvariantsTest, MachineSmpFromARealReply) {
+  nlohmann::json reply = LoadJsonFile(std::filesystem::path(CPUHP_TEST_DATA_DIR) / "qmp" /
+                                      "qom-get-machine-smp-2s2c2t.json");
+  SmpTopology smp = ParseMachineSmp(reply.at("return"));
+  EXPECT_EQ(smp, (SmpTopology{
+                     .cpus = 2, .maxcpus = 8, .sockets = 2, .dies = 1, .cores = 2, .threads = 2}));
+  // QEMU's own -smp is what the guest's possible mask is held to.
+  CapturedGuest g = LoadCapturedGuest("intel-2s2c2t-onlined");
+  g.host.smp = smp;
+  EXPECT_TRUE(RunChecks(g.host, g.guest, {}).Passed());
+  g.host.smp->maxcpus = 12;
+  CheckResult r = RunChecks(g.host, g.guest, {.only = {"possible-count"}});
+  EXPECT_THAT(r.Summary(), HasSubstr("possible mask 0-7 (8 CPUs), expected 12 (maxcpus) "
+                                     "[guest /sys/devices/system/cpu/possible vs QMP qom-get "
+                                     "/machine smp]"));
+}
+
+TEST(CheckInvariantsTest, NotesSayWhatWasNotObservable) {
+  CapturedGuest g = LoadCapturedGuest("intel-2s2c2t-onlined");
+  CheckResult r = RunChecks(g.host, g.guest, {.smp = k2s2c2t});
+  const InvariantResult* settled = r.Find("state-settled");
+  ASSERT_NE(settled, nullptr);
+  EXPECT_THAT(settled->note, HasSubstr("not observable for cpus 2-3"));
+  EXPECT_THAT(settled->note, HasSubstr("cpu0 hotplug/target=0 (offline)"));
+  EXPECT_THAT(r.Find("states-stable")->note, HasSubstr("no baseline"));
+  EXPECT_THAT(r.Find("identity")->note, HasSubstr("GenuineIntel"));
+}
+
+// One way to break each invariant, starting from a consistent real view
+// (intel-2s2c2t-onlined: possible 0-7, present/online 0-3; cpu2 is slot
+// socket0/core1/thread0 and cpu3 slot socket1/core1/thread1, both hot-added).
+struct Breakage {
+  std::string invariant;
+  std::string what;
+  std::function<void(HostView&, GuestSnapshot&, CheckOptions&)> apply;
+  // Substrings the failure's detail must contain.
+  std::vector<std::string> detail;
+  // Every invariant that fails (the named one among them): a view broken in
+  // one place can break several rules, and no more than these.
+  std::set<std::string> failing;
+};
+
+HotpluggableCpu& SlotWithPath(HostView& h, const std::string& qom) {
+  for (auto& s : h.slots) {
+    if (s.qom_path == qom) return s;
+  }
+  throw Error("no slot " + qom);
+}
+
+std::vector<Breakage> Breakages() {
+  return {
+      {"masks-ordered",
+       "possible goes past kernel_max",
+       [](HostView&, GuestSnapshot& g, CheckOptions&) { g.kernel_max = 3; },
+       {"possible mask 0-7 goes past kernel_max 3"},
+       {"masks-ordered"}},
+      {"masks-ordered",
+       "a CPU online but not present",
+       [](HostView&, GuestSnapshot& g, CheckOptions&) { g.present = CpuSet::Range(0, 2); },
+       {"online mask 0-3 has 3 that is not present"},
+       {"masks-ordered", "present-count", "removed-cpus-gone"}},
+      {"offline-complement",
+       "offline misses a CPU",
+       [](HostView&, GuestSnapshot& g, CheckOptions&) { g.offline = CpuSet::Range(5, 7); },
+       {"offline mask 5-7 (4 missing), expected possible - online = 4-7"},
+       {"offline-complement"}},
+      {"possible-count",
+       "possible smaller than maxcpus",
+       [](HostView&, GuestSnapshot& g, CheckOptions&) {
+         g.possible = CpuSet::Range(0, 6);
+         g.offline = CpuSet::Range(4, 6);
+       },
+       {"possible mask 0-6 (7 CPUs), expected 8 (maxcpus)"},
+       {"possible-count"}},
+      {"possible-count",
+       "QEMU started with another maxcpus than asked",
+       [](HostView&, GuestSnapshot&, CheckOptions& o) { o.smp = Smp(2, 16, 2, 4, 2); },
+       {"possible mask 0-7 (8 CPUs), expected 16 (maxcpus)", "QEMU offers 8 CPU slots"},
+       {"possible-count"}},
+      {"possible-count",
+       "QEMU's own -smp disagrees with the spec",
+       [](HostView& h, GuestSnapshot&, CheckOptions& o) {
+         h.smp = Smp(2, 8, 2, 2, 2);
+         o.smp = Smp(2, 16, 2, 4, 2);
+       },
+       {"QEMU runs with -smp 2,maxcpus=8,sockets=2,cores=2,threads=2, expected maxcpus=16"},
+       {"possible-count"}},
+      {"present-count",
+       "query-cpus-fast misses a vCPU",
+       [](HostView& h, GuestSnapshot&, CheckOptions&) { h.cpus.pop_back(); },
+       {"query-cpus-fast lists 3 vCPUs, expected 4"},
+       {"present-count", "identity"}},
+      {"present-cpus-registered",
+       "a present CPU without a directory",
+       [](HostView&, GuestSnapshot& g, CheckOptions&) {
+         g.cpus.erase(2);
+         g.online.Erase(2);
+         g.offline.Insert(2);
+         g.cpuinfo_processors = 3;
+         g.agent_vcpus.erase(g.agent_vcpus.begin() + 2);
+       },
+       {"cpu2 is present but has no cpu2 directory"},
+       {"present-cpus-registered", "identity"}},
+      {"identity",
+       "an APIC id no slot has",
+       [](HostView&, GuestSnapshot& g, CheckOptions&) { g.cpus.at(3).apic_id = 9; },
+       {"cpu3 apicid=9 matches no QEMU slot"},
+       {"identity"}},
+      {"identity",
+       "APIC id and ACPI node name different slots",
+       [](HostView&, GuestSnapshot& g, CheckOptions&) {
+         g.cpus.at(3).firmware_node = "\\_SB_.CPUS.C006";
+       },
+       {"cpu3 apicid=7 is slot socket-id=1,core-id=1,thread-id=1 but firmware_node "
+        "\\_SB_.CPUS.C006 is slot socket-id=1,core-id=1,thread-id=0"},
+       {"identity"}},
+      {"identity",
+       "two guest CPUs claim one slot (and one slot has none)",
+       [](HostView&, GuestSnapshot& g, CheckOptions&) {
+         g.cpus.at(2).apic_id = 7;
+         g.cpus.at(2).firmware_node = "\\_SB_.CPUS.C007";
+       },
+       {"slot socket-id=1,core-id=1,thread-id=1 is claimed by cpu2, cpu3",
+        "slot socket-id=0,core-id=1,thread-id=0 (/machine/peripheral/cpu-s0c1t0) has no guest CPU"},
+       {"identity"}},
+      {"identity",
+       "the guest puts a CPU in another package",
+       [](HostView&, GuestSnapshot& g, CheckOptions&) {
+         g.cpus.at(3).topology->physical_package_id = 0;
+       },
+       {"cpu3 topology/physical_package_id=0, expected 1 (socket-id of slot "
+        "socket-id=1,core-id=1,thread-id=1)"},
+       {"identity"}},
+      {"identity",
+       "the guest loses an SMT sibling",
+       [](HostView&, GuestSnapshot& g, CheckOptions&) {
+         g.cpus.at(0).topology->thread_siblings = CpuSet{0};
+       },
+       {"cpu0 topology/thread_siblings_list=0, expected 0-1"},
+       {"identity"}},
+      {"identity",
+       "query-cpus-fast and query-hotpluggable-cpus disagree on props",
+       [](HostView& h, GuestSnapshot&, CheckOptions&) { h.cpus.back().props.core_id = 0; },
+       {"query-cpus-fast cpu-index 7 has props socket-id=1,core-id=0,thread-id=1"},
+       {"identity"}},
+      {"state-settled",
+       "a CPU stuck mid-transition",
+       [](HostView&, GuestSnapshot& g, CheckOptions&) { g.cpus.at(1).hotplug_state = 235; },
+       {"cpu1 hotplug/state=235 (sched:active) target=236 (online), expected state == target"},
+       {"state-settled", "state-matches-online"}},
+      {"state-settled",
+       "an offlining that never finished",
+       [](HostView&, GuestSnapshot& g, CheckOptions&) { g.cpus.at(1).hotplug_target = 0; },
+       {"cpu1 hotplug/state=236 (online) target=0 (offline)"},
+       {"state-settled"}},
+      {"state-settled",
+       "the boot CPU quirk does not excuse a stuck boot CPU",
+       [](HostView&, GuestSnapshot& g, CheckOptions&) { g.cpus.at(0).hotplug_state = 91; },
+       {"cpu0 hotplug/state=91 (cpu:bringup) target=0 (offline)"},
+       {"state-settled", "state-matches-online"}},
+      {"state-matches-online",
+       "cpuN/online disagrees with the mask",
+       [](HostView&, GuestSnapshot& g, CheckOptions&) { g.cpus.at(2).online = false; },
+       {"cpu2 online=0 but the online mask 0-3 includes it"},
+       {"state-matches-online"}},
+      {"state-matches-online",
+       "an online CPU at the offline state, settled",
+       [](HostView&, GuestSnapshot& g, CheckOptions&) {
+         g.cpus.at(1).hotplug_state = 0;
+         g.cpus.at(1).hotplug_target = 0;
+       },
+       {"cpu1 hotplug/state=0 (offline) while online, expected 236 (online)"},
+       {"state-matches-online"}},
+      {"removed-cpus-gone",
+       "QEMU unplugged a slot the guest still has",
+       [](HostView& h, GuestSnapshot&, CheckOptions&) {
+         SlotWithPath(h, "/machine/peripheral/cpu-s1c1t1").qom_path.reset();
+         h.cpus.pop_back();
+       },
+       {"cpu3 is still in the guest but its slot socket-id=1,core-id=1,thread-id=1 was unplugged"},
+       {"removed-cpus-gone", "present-count", "identity"}},
+      {"removed-cpus-gone",
+       "a directory left behind by a CPU no longer present",
+       [](HostView&, GuestSnapshot& g, CheckOptions&) {
+         g.present.Erase(3);
+         g.online.Erase(3);
+         g.offline.Insert(3);
+         g.cpus.at(3).online = false;
+         g.cpus.at(3).apic_id.reset();
+         g.cpus.at(3).topology.reset();
+         g.cpuinfo_processors = 3;
+         g.agent_vcpus.at(3).online = false;
+       },
+       {"cpu3 directory exists but cpu3 is not present (present 0-2)"},
+       {"removed-cpus-gone", "present-count"}},
+      {"states-stable",
+       "a callback vanished from the state table",
+       [](HostView&, GuestSnapshot& g, CheckOptions& o) {
+         o.baseline_states = g.states;
+         std::erase_if(g.states, [](const HotplugState& s) { return s.name == "perf:online"; });
+       },
+       {"hotplug/states lost 162: perf:online"},
+       {"states-stable"}},
+      {"states-stable",
+       "a state appeared",
+       [](HostView&, GuestSnapshot& g, CheckOptions& o) {
+         o.baseline_states = g.states;
+         g.states.push_back({237, "bogus:online"});
+       },
+       {"hotplug/states gained 237: bogus:online"},
+       {"states-stable"}},
+      {"agent-agrees",
+       "the agent sees a CPU offline",
+       [](HostView&, GuestSnapshot& g, CheckOptions&) { g.agent_vcpus.at(2).online = false; },
+       {"guest-get-vcpus online 0-1,3, expected the online mask 0-3"},
+       {"agent-agrees"}},
+      {"agent-agrees",
+       "can-offline true for a CPU without an online file",
+       [](HostView&, GuestSnapshot& g, CheckOptions&) { g.agent_vcpus.at(0).can_offline = true; },
+       {"cpu0 can-offline=true without an online file, expected can-offline=false"},
+       {"agent-agrees"}},
+      {"cpuinfo-count",
+       "/proc/cpuinfo lists fewer processors",
+       [](HostView&, GuestSnapshot& g, CheckOptions&) { g.cpuinfo_processors = 3; },
+       {"/proc/cpuinfo lists 3 processors, expected 4 (the online mask 0-3)"},
+       {"cpuinfo-count"}},
+  };
+}
+
+class CheckBreakageTest : public ::testing::TestWithParam<Breakage> {};
+
+TEST_P(CheckBreakageTest, IsReportedByName) {
+  const Breakage& b = GetParam();
+  CapturedGuest g = LoadCapturedGuest("intel-2s2c2t-onlined");
+  CheckOptions options{.smp = k2s2c2t};
+  ASSERT_TRUE(RunChecks(g.host, g.guest, options).Passed()) << "the starting view is consistent";
+  b.apply(g.host, g.guest, options);
+  CheckResult r = RunChecks(g.host, g.guest, options);
+  EXPECT_FALSE(r.Passed());
+  EXPECT_EQ(FailingNames(r), b.failing) << r.Summary();
+  const InvariantResult* named = r.Find(b.invariant);
+  ASSERT_NE(named, nullptr);
+  EXPECT_EQ(named->verdict, Verdict::kFail);
+  for (const auto& text : b.detail) EXPECT_THAT(named->detail, HasSubstr(text));
+  EXPECT_THAT(r.Summary(), HasSubstr(b.invariant + ": "));
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryInvariant, CheckBreakageTest, ::testing::ValuesIn(Breakages()),
+                         [](const auto& info) {
+                           std::string name =
+                               info.param.invariant + "_" + std::to_string(info.index);
+                           for (char& c : name) {
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return name;
+                         });
+
+TEST(CheckInvariantsTest, EveryInvariantHasABreakage) {
+  std::set<std::string> broken;
+  for (const auto& b : Breakages()) broken.insert(b.invariant);
+  std::set<std::string> all(InvariantNames().begin(), InvariantNames().end());
+  EXPECT_EQ(broken, all);
+}
+
+TEST(CheckInvariantsTest, OnlyRunsTheNamedInvariants) {
+  CapturedGuest g = LoadCapturedGuest("intel-2s2c2t-onlined");
+  g.guest.cpuinfo_processors = 1;
+  CheckResult r = RunChecks(g.host, g.guest, {.only = {"identity", "cpuinfo-count"}});
+  ASSERT_EQ(r.invariants.size(), 2u);
+  EXPECT_EQ(r.invariants[0].name, "identity") << "report order, not request order";
+  EXPECT_FALSE(r.Passed());
+  EXPECT_THROW(RunChecks(g.host, g.guest, {.only = {"no-such-invariant"}}), Error);
+}
+
+TEST(CheckInvariantsTest, BootCpuQuirkNeedsEverythingElseRight) {
+  // cpu0 at online with target 0 is the 6.1 boot CPU; the same on cpu1 is not.
+  CapturedGuest g = LoadCapturedGuest("intel-2s2c2t-onlined");
+  g.guest.cpus.at(1).hotplug_target = 0;
+  CheckResult r = RunChecks(g.host, g.guest, {.only = {"state-settled"}});
+  EXPECT_FALSE(r.Passed());
+  EXPECT_THAT(r.Summary(), HasSubstr("cpu1 hotplug/state=236 (online) target=0 (offline)"));
+  EXPECT_THAT(r.Summary(), ::testing::Not(HasSubstr("cpu0")));
+}
+
+TEST(CheckInvariantsTest, AmdGuestsAreComparedWithoutCoreIds) {
+  // An AMD model without topoext: the guest's core_id is the APIC id's low
+  // bits and it sees no SMT; the checker still catches a wrong package.
+  CapturedGuest g = LoadCapturedGuest("amd-2s2c2t-onlined");
+  EXPECT_EQ(g.guest.cpus.at(1).topology->core_id, 1) << "QEMU's core-id 0, thread-id 1";
+  EXPECT_TRUE(RunChecks(g.host, g.guest, {.smp = k2s2c2t}).Passed());
+  g.guest.cpus.at(3).topology->physical_package_id = 0;
+  CheckResult r = RunChecks(g.host, g.guest, {.smp = k2s2c2t});
+  EXPECT_EQ(FailingNames(r), std::set<std::string>{"identity"});
+  g.guest.cpus.at(3).topology->physical_package_id = 1;
+  g.guest.cpus.at(3).topology->thread_siblings = CpuSet{2, 3};
+  r = RunChecks(g.host, g.guest, {.smp = k2s2c2t});
+  EXPECT_THAT(r.Summary(),
+              HasSubstr("cpu3 topology/thread_siblings_list=2-3, expected a subset of 3"));
+}
+
+TEST(CheckInvariantsTest, ResultAsJson) {
+  CapturedGuest g = LoadCapturedGuest("intel-2s2c2t-onlined");
+  g.guest.cpus.at(1).hotplug_state = 235;
+  nlohmann::json j =
+      RunChecks(g.host, g.guest, {.only = {"state-settled", "cpuinfo-count"}}).ToJson();
+  EXPECT_EQ(j["passed"], false);
+  ASSERT_EQ(j["invariants"].size(), 2u);
+  EXPECT_EQ(j["invariants"][0]["name"], "state-settled");
+  EXPECT_EQ(j["invariants"][0]["verdict"], "fail");
+  EXPECT_EQ(j["invariants"][0]["findings"][0]["subject"], "cpu1");
+  EXPECT_EQ(j["invariants"][0]["findings"][0]["seen"],
+            "hotplug/state=235 (sched:active) target=236 (online)");
+  EXPECT_EQ(j["invariants"][1]["verdict"], "pass");
+}
+
+}  // namespace
+}  // namespace cpuhp::testing

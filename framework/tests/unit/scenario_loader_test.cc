@@ -1,0 +1,367 @@
+// The scenario format: what valid files turn into, and the precise error
+// each malformed file in tests/data/bad-scenarios gets (its first line says
+// which: "# expect: LINE:COL: MESSAGE", a trailing "..." meaning "starts with").
+#include "scenario/scenario_loader.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "scenario/duration.h"
+#include "scenario/topology.h"
+#include "util/temp_dir.h"
+
+namespace cpuhp {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ScenarioFileTest : public ::testing::Test {
+ protected:
+  fs::path Write(const std::string& name, const std::string& text) {
+    fs::path p = dir_.path() / name;
+    std::ofstream(p) << text;
+    return p;
+  }
+  std::vector<ScenarioRun> Load(const std::string& text) {
+    return LoadScenarioRuns(Write("s.yaml", text));
+  }
+  // The error loading `text` gives, without the file name.
+  std::string ErrorOf(const std::string& text) {
+    try {
+      Load(text);
+    } catch (const ScenarioError& e) {
+      return std::to_string(e.where().line) + ":" + std::to_string(e.where().column) + ": " +
+             e.detail();
+    }
+    return "(no error)";
+  }
+  TempDir dir_{fs::temp_directory_path(), "cpuhp-scenario-test-"};
+};
+
+TEST_F(ScenarioFileTest, SmokeShapedScenarioParsesWithDefaults) {
+  auto runs = Load(R"(
+name: smoke
+machine:
+  smp: {cpus: 1, maxcpus: 4}
+steps:
+  - hotplug: {count: max}
+  - online: all
+  - check
+  - unplug: all
+  - check
+)");
+  ASSERT_EQ(runs.size(), 1u);
+  const ScenarioRun& run = runs[0];
+  EXPECT_EQ(run.label, "smoke");
+  EXPECT_EQ(run.machine.backend, "qemu");
+  EXPECT_EQ(run.machine.spec.machine_type, "q35");
+  EXPECT_EQ(run.machine.spec.memory_mib, 512);
+  EXPECT_EQ(run.machine.spec.accel, Accel::kAuto);
+  EXPECT_FALSE(run.machine.cpu_model_set);
+  EXPECT_EQ(run.machine.spec.smp.MaxCpus(), 4);
+  ASSERT_EQ(run.steps.size(), 5u);
+  EXPECT_EQ(run.steps[0].kind, StepKind::kHotplug);
+  EXPECT_TRUE(std::get<HotplugStep>(run.steps[0].params).max);
+  EXPECT_FALSE(std::get<HotplugStep>(run.steps[0].params).online);
+  EXPECT_EQ(run.steps[0].timeout, DefaultStepTimeout(StepKind::kHotplug));
+  EXPECT_EQ(run.steps[0].where.line, 6);
+  EXPECT_EQ(run.steps[0].where.column, 5);
+  EXPECT_TRUE(std::get<SetOnlineStep>(run.steps[1].params).all);
+  EXPECT_TRUE(std::get<SetOnlineStep>(run.steps[1].params).online);
+  EXPECT_EQ(run.steps[2].kind, StepKind::kCheck);
+  EXPECT_TRUE(std::get<CheckStep>(run.steps[2].params).only.empty());
+  EXPECT_TRUE(std::get<UnplugStep>(run.steps[3].params).all);
+}
+
+TEST_F(ScenarioFileTest, NameDefaultsToTheFileStem) {
+  auto runs = LoadScenarioRuns(Write("my-test.yaml", "steps: [check]\n"));
+  EXPECT_EQ(runs.at(0).scenario, "my-test");
+}
+
+TEST_F(ScenarioFileTest, StepOptionsTimeoutAndName) {
+  auto runs = Load(R"(
+machine: {smp: {cpus: 1, maxcpus: 4, sockets: 4, cores: 1, threads: 1}, memory: 1G, cpu: max}
+steps:
+  - hotplug: {socket: 2, core: 0, thread: 0, id: third, online: true}
+    timeout: 90s
+    name: plug the third socket
+  - offline: {cpus: [2]}
+  - online: "2"
+  - check: {only: [present-count], settle: false}
+  - unplug: third
+)");
+  const auto& steps = runs[0].steps;
+  EXPECT_EQ(runs[0].machine.spec.memory_mib, 1024);
+  EXPECT_EQ(runs[0].machine.spec.cpu_model, "max");
+  const auto& h = std::get<HotplugStep>(steps[0].params);
+  ASSERT_TRUE(h.props);
+  EXPECT_EQ(h.props->socket_id, 2);
+  EXPECT_EQ(h.id, "third");
+  EXPECT_TRUE(h.online);
+  EXPECT_EQ(steps[0].timeout, std::chrono::seconds(90));
+  EXPECT_EQ(steps[0].name, "plug the third socket");
+  EXPECT_EQ(std::get<SetOnlineStep>(steps[1].params).cpus, CpuSet({2}));
+  EXPECT_FALSE(std::get<SetOnlineStep>(steps[1].params).online);
+  EXPECT_EQ(std::get<SetOnlineStep>(steps[2].params).cpus, CpuSet({2}));
+  EXPECT_EQ(std::get<CheckStep>(steps[3].params).only, std::vector<std::string>{"present-count"});
+  EXPECT_FALSE(std::get<CheckStep>(steps[3].params).settle);
+  EXPECT_EQ(std::get<UnplugStep>(steps[4].params).ids, std::vector<std::string>{"third"});
+}
+
+TEST_F(ScenarioFileTest, MatrixExpandsIntoLabelledRunsWithTheirOwnValues) {
+  auto runs = Load(R"(
+name: topo
+matrix:
+  topo:
+    flat: {cpus: 1, maxcpus: 4}
+    smt: {cpus: 1, maxcpus: 8, sockets: 2, cores: 2, threads: 2}
+  type: [q35, pc]
+machine:
+  type: ${type}
+  smp: ${topo}
+steps:
+  - hotplug: {count: max}
+)");
+  ASSERT_EQ(runs.size(), 4u);
+  EXPECT_EQ(runs[0].label, "topo[flat,q35]");
+  EXPECT_EQ(runs[1].label, "topo[flat,pc]");
+  EXPECT_EQ(runs[3].label, "topo[smt,pc]");
+  EXPECT_EQ(runs[0].machine.spec.smp.MaxCpus(), 4);
+  EXPECT_EQ(runs[2].machine.spec.smp.MaxCpus(), 8);
+  EXPECT_EQ(runs[2].machine.spec.smp.threads, 2);
+  EXPECT_EQ(runs[1].machine.spec.machine_type, "pc");
+  EXPECT_EQ(runs[2].matrix.at(0), (std::pair<std::string, std::string>{"topo", "smt"}));
+  EXPECT_EQ(runs[2].DirName(), "topo[smt,q35]");
+}
+
+TEST_F(ScenarioFileTest, VariablesSubstituteInsideStrings) {
+  auto runs = Load(R"(
+vars: {n: 2, slow: 3}
+steps:
+  - hotplug: ${n}
+    timeout: ${slow}m
+  - unplug: {count: "${n}"}
+)");
+  EXPECT_EQ(std::get<HotplugStep>(runs[0].steps[0].params).count, 2);
+  EXPECT_EQ(runs[0].steps[0].timeout, std::chrono::minutes(3));
+  EXPECT_EQ(std::get<UnplugStep>(runs[0].steps[1].params).count, 2);
+}
+
+TEST_F(ScenarioFileTest, RepeatAndExpectationsNest) {
+  auto runs = Load(R"(
+machine: {smp: {cpus: 1, maxcpus: 2, sockets: 2, cores: 1, threads: 1}}
+steps:
+  - expect_error:
+      class: GenericError
+      message: unpluggable
+      step: {unplug: {socket: 0, core: 0, thread: 0}}
+  - repeat:
+      times: 3
+      steps: [{hotplug: 1}, check, {unplug: 1}]
+  - repeat: {duration: 10s, steps: [{offline: all}, {online: all}]}
+  - expect_failure:
+      invariant: present-count
+      step: check
+)");
+  const auto& steps = runs[0].steps;
+  const auto& e = std::get<ExpectErrorStep>(steps[0].params);
+  EXPECT_EQ(e.error_class, "GenericError");
+  EXPECT_EQ(e.message, "unpluggable");
+  ASSERT_EQ(e.step.size(), 1u);
+  EXPECT_EQ(e.step[0].kind, StepKind::kUnplug);
+  const auto& r = std::get<RepeatStep>(steps[1].params);
+  EXPECT_EQ(r.times, 3);
+  EXPECT_EQ(r.steps.size(), 3u);
+  EXPECT_EQ(std::get<RepeatStep>(steps[2].params).duration, std::chrono::seconds(10));
+  const auto& f = std::get<ExpectFailureStep>(steps[3].params);
+  EXPECT_EQ(f.invariants, std::vector<std::string>{"present-count"});
+  EXPECT_EQ(f.step[0].kind, StepKind::kCheck);
+}
+
+TEST_F(ScenarioFileTest, MigrateExposesEveryOption) {
+  auto runs = Load(R"(
+steps:
+  - hotplug: 1
+  - migrate:
+      transport: tcp
+      times: 3
+      max_bandwidth: 1000000
+      downtime_limit_ms: 300
+      postcopy: true
+      cancel_after_ms: 50
+      omit_cpu_devices: [cpu-s0c1t0]
+      timeout: 2m
+      expect_status: cancelled
+)");
+  const auto& m = std::get<MigrateStep>(runs[0].steps[1].params);
+  EXPECT_EQ(m.options.transport, MigrationOptions::Transport::kTcp);
+  EXPECT_EQ(m.times, 3);
+  EXPECT_EQ(m.options.max_bandwidth, 1000000u);
+  EXPECT_EQ(m.options.downtime_limit_ms, 300u);
+  EXPECT_TRUE(m.options.postcopy);
+  EXPECT_EQ(m.options.cancel_after, std::chrono::milliseconds(50));
+  EXPECT_EQ(m.options.omit_cpu_devices, std::vector<std::string>{"cpu-s0c1t0"});
+  EXPECT_EQ(m.options.timeout, std::chrono::minutes(2));
+  EXPECT_EQ(m.expect_status, "cancelled");
+  // The step's own deadline covers every migration.
+  EXPECT_GE(runs[0].steps[1].timeout, 3 * std::chrono::minutes(2));
+}
+
+TEST_F(ScenarioFileTest, MigrateOmittingAnIdNeverPluggedIsRejected) {
+  EXPECT_EQ(ErrorOf("steps:\n  - migrate: {omit_cpu_devices: [cpu-x]}\n"),
+            "2:33: steps[1].migrate.omit_cpu_devices: omit_cpu_devices names 'cpu-x', but no CPU "
+            "with that id is plugged here (none is hot-plugged at this point)");
+}
+
+TEST_F(ScenarioFileTest, ExpectErrorLetsAnImpossibleStepThrough) {
+  // The same steps without expect_error are rejected (bad-scenarios covers that).
+  EXPECT_NO_THROW(Load(R"(
+machine: {smp: {cpus: 1, maxcpus: 2, sockets: 2, cores: 1, threads: 1}}
+steps:
+  - expect_error: {class: GenericError, step: {hotplug: {socket: 5, core: 0, thread: 0}}}
+  - expect_error: {class: GenericError, step: {unplug: {socket: 0, core: 0, thread: 0}}}
+  - expect_error: {class: GenericError, step: {offline: "0"}}
+)"));
+}
+
+TEST_F(ScenarioFileTest, DryRunTracksSlotsAcrossPlugAndUnplug) {
+  // 3 free slots: plug 2, unplug 1, plug 2 fits; one more does not.
+  std::string base = R"(
+machine: {smp: {cpus: 1, maxcpus: 4}}
+steps:
+  - hotplug: 2
+  - unplug: 1
+  - hotplug: 2
+)";
+  EXPECT_NO_THROW(Load(base));
+  EXPECT_EQ(ErrorOf(base + "  - hotplug: 1\n"),
+            "7:14: steps[4].hotplug.count: cannot plug 1 CPU: only 0 slots are free here "
+            "(maxcpus 4, 1 boot CPU, 3 hot-plugged)");
+  // Unplug by count takes the most recent first: cpu-s0c3t0 is gone, then back.
+  EXPECT_NO_THROW(Load(base + "  - unplug: cpu-s0c3t0\n  - unplug: cpu-s0c1t0\n"));
+}
+
+TEST_F(ScenarioFileTest, ErrorsCarryTheFileNameAsGiven) {
+  fs::path p = Write("named.yaml", "steps:\n  - hotplug: {count: 0}\n");
+  try {
+    LoadScenarioRuns(p);
+    FAIL() << "expected a ScenarioError";
+  } catch (const ScenarioError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              p.string() + ":2:22: steps[1].hotplug.count: must be between 1 and 1024, got 0");
+  }
+}
+
+// Every file in bad-scenarios gets exactly the error its first line names.
+class BadScenarioTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(BadScenarioTest, GetsItsPreciseError) {
+  fs::path file = fs::path(CPUHP_TEST_DATA_DIR) / "bad-scenarios" / GetParam();
+  std::ifstream in(file);
+  std::string first;
+  std::getline(in, first);
+  const std::string kPrefix = "# expect: ";
+  ASSERT_EQ(first.rfind(kPrefix, 0), 0u) << file << ": first line must be \"# expect: ...\"";
+  std::string expected = first.substr(kPrefix.size());
+  try {
+    LoadScenarioRuns(file);
+    FAIL() << file << " loaded without error; expected " << expected;
+  } catch (const ScenarioError& e) {
+    EXPECT_EQ(e.where().file, file.lexically_normal().string());
+    std::string got = std::to_string(e.where().line) + ":" + std::to_string(e.where().column) +
+                      ": " + e.detail();
+    if (expected.size() > 3 && expected.compare(expected.size() - 3, 3, "...") == 0) {
+      EXPECT_EQ(got.substr(0, expected.size() - 3), expected.substr(0, expected.size() - 3));
+    } else {
+      EXPECT_EQ(got, expected);
+    }
+    // what() is "file:line:col: message", as compilers print it.
+    EXPECT_EQ(std::string(e.what()).rfind(e.where().ToString() + ": ", 0), 0u);
+  }
+}
+
+std::vector<std::string> BadScenarioFiles() {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(fs::path(CPUHP_TEST_DATA_DIR) / "bad-scenarios")) {
+    if (e.path().extension() == ".yaml") names.push_back(e.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(Files, BadScenarioTest, ::testing::ValuesIn(BadScenarioFiles()),
+                         [](const auto& info) {
+                           std::string n = info.param.substr(0, info.param.size() - 5);
+                           for (char& c : n) {
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return n;
+                         });
+
+TEST(BadScenarioSuite, HasAtLeastFifteenFiles) { EXPECT_GE(BadScenarioFiles().size(), 15u); }
+
+TEST(ShippedScenarios, AllValidate) {
+  auto files = CollectScenarioFiles({std::string(CPUHP_SOURCE_DIR) + "/scenarios"});
+  EXPECT_GE(files.size(), 6u);
+  bool smoke = false;
+  for (const auto& f : files) {
+    SCOPED_TRACE(f.string());
+    EXPECT_NO_THROW(LoadScenarioRuns(f));
+    smoke = smoke || f.filename() == "smoke.yaml";
+  }
+  EXPECT_TRUE(smoke);
+}
+
+TEST(Duration, ParsesUnitsAndRejectsGarbage) {
+  EXPECT_EQ(ParseDuration("90s"), std::chrono::seconds(90));
+  EXPECT_EQ(ParseDuration("500ms"), std::chrono::milliseconds(500));
+  EXPECT_EQ(ParseDuration("2m"), std::chrono::minutes(2));
+  EXPECT_EQ(ParseDuration("1.5s"), std::chrono::milliseconds(1500));
+  EXPECT_EQ(ParseDuration("7"), std::chrono::seconds(7));
+  EXPECT_FALSE(ParseDuration("soon"));
+  EXPECT_FALSE(ParseDuration("5 parsecs"));
+  EXPECT_FALSE(ParseDuration("-1s"));
+  EXPECT_FALSE(ParseDuration(""));
+}
+
+TEST(Filter, SubstringOrGlob) {
+  EXPECT_TRUE(MatchesFilter("topology[s2c2t2]", "s2c2"));
+  EXPECT_TRUE(MatchesFilter("topology[s2c2t2]", "topology*"));
+  EXPECT_FALSE(MatchesFilter("smoke", "topology*"));
+  EXPECT_FALSE(MatchesFilter("smoke", "plug"));
+}
+
+SmpTopology Smp(int cpus, int maxcpus, int sockets = 0, int dies = 0, int cores = 0,
+                int threads = 0) {
+  SmpTopology t;
+  t.cpus = cpus;
+  t.maxcpus = maxcpus;
+  t.sockets = sockets;
+  t.dies = dies;
+  t.cores = cores;
+  t.threads = threads;
+  return t;
+}
+
+TEST(Topology, ResolvesAsQemuDoes) {
+  std::string err;
+  auto t = ResolveTopology(Smp(1, 4), &err);
+  ASSERT_TRUE(t) << err;
+  // QEMU 7.2 prefers cores over sockets.
+  EXPECT_EQ(t->sockets, 1);
+  EXPECT_EQ(t->cores, 4);
+  EXPECT_EQ(SlotDeviceId(t->SlotProps(2)), "cpu-s0c2t0");
+  auto smt = ResolveTopology(Smp(1, 8, 2, 0, 2, 2), &err);
+  ASSERT_TRUE(smt);
+  EXPECT_EQ(SlotDeviceId(smt->SlotProps(5)), "cpu-s1c0t1");
+  EXPECT_EQ(smt->SlotIndex(smt->SlotProps(5)), 5);
+  auto dies = ResolveTopology(Smp(1, 4, 1, 2, 2, 1), &err);
+  ASSERT_TRUE(dies);
+  EXPECT_EQ(SlotDeviceId(dies->SlotProps(3)), "cpu-s0d1c1t0");
+  EXPECT_FALSE(ResolveTopology(Smp(1, 6, 4), &err));
+  EXPECT_NE(err.find("maxcpus is 6"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace cpuhp
