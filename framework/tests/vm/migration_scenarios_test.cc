@@ -98,13 +98,16 @@ TEST_F(MigrationTest, PluggedCpuLeftOfflineStaysOfflineOverTcp) {
 }
 
 // Three CPUs plugged, the middle one unplugged: the destination must get
-// -device for cores 1 and 3 only, leaving the hole where it was.
+// -device for cores 1 and 3 only, leaving the hole where it was. The middle
+// CPU is never onlined before its unplug: under TCG, QEMU 7.2 aborts at the
+// start of a migration after the unplug of a vCPU that has run
+// (MigrationKnownBugTest below).
 TEST_F(MigrationTest, HoleInTheMiddleOfTheSlotsSurvivesMigration) {
   Machine& src = BootGuest(KitSpec("src", {.cpus = 1, .maxcpus = 4}));
-  Plug(src, "cpu1");
-  Plug(src, "cpu2");
-  Plug(src, "cpu3");
-  OnlineAll(src, 4);
+  PlugAt(src, Props(0, 1, 0), "cpu1");
+  PlugAt(src, Props(0, 3, 0), "cpu3");
+  OnlineAll(src, 3);
+  PlugAt(src, Props(0, 2, 0), "cpu2");
   CpuHotplug(src.Qmp()).Unplug("cpu2", Deadline::After(kHotplugSettleTimeout));
   ExpectConsistent(src);
   auto free = CpuHotplug(src.Qmp()).FreeSlots();
@@ -124,6 +127,7 @@ TEST_F(MigrationTest, HoleInTheMiddleOfTheSlotsSurvivesMigration) {
   auto dst_free = CpuHotplug(dst.Qmp()).FreeSlots();
   ASSERT_EQ(dst_free.size(), 1u);
   EXPECT_EQ(dst_free[0].props.core_id, 2);
+  EXPECT_EQ(ReadMask(dst, "online").Size(), 3u);
   ExpectConsistent(dst);
   // The hole can be filled on the destination.
   PlugOnlineUnplug(dst, "cpu2-again");
@@ -132,7 +136,7 @@ TEST_F(MigrationTest, HoleInTheMiddleOfTheSlotsSurvivesMigration) {
 // Ping-pong: three hops, a CPU plugged on each side before it migrates on;
 // each destination is derived from the state at that moment.
 TEST_F(MigrationTest, PingPongThreeTimesWithAPlugOnEachSide) {
-  Machine* vm = &BootGuest(KitSpec("hop0", {.cpus = 1, .maxcpus = 4}));
+  Machine* vm = &BootGuest(KitSpec("hop0", {.cpus = 1, .maxcpus = 5}));
   for (int hop = 1; hop <= 3; ++hop) {
     SCOPED_TRACE("hop " + std::to_string(hop));
     Plug(*vm, "cpu-hop" + std::to_string(hop));
@@ -196,23 +200,28 @@ TEST_F(MigrationTest, CancelledMigrationLeavesTheSourceRunningAndConsistent) {
   EXPECT_EQ(src.Qmp().Execute("query-status").value("status", ""), "running");
   EXPECT_THAT(QemuProcessesMentioning(DestinationDir("cancelled").string()), IsEmpty());
   ExpectConsistent(src);
-  PlugOnlineUnplug(src, "cpu2");
+  // Hotplug still works on the source (a plug only: see HoleInTheMiddle... why no unplug).
+  Plug(src, "cpu2");
+  OnlineAll(src, 3);
+  ExpectConsistent(src);
 
   Machine& dst = MigrateTo(src, "dst", {}, &r);
   EXPECT_EQ(r.status, "completed");
   EXPECT_THAT(r.differences, IsEmpty());
-  EXPECT_EQ(ReadMask(dst, "online"), (CpuSet{0, 1}));
+  EXPECT_EQ(ReadMask(dst, "online"), CpuSet::Range(0, 2));
   ExpectConsistent(dst);
 }
 
-// sockets=2,cores=2,threads=2 with socket 1's core 0 half plugged (thread 1
-// only): the destination must recreate exactly that thread.
+// sockets=2,cores=2,threads=2, booted with core 0's two threads, and core 1
+// half plugged (thread 0 only): the destination must recreate exactly that
+// thread. Socket 0 only: onlining a socket-1 CPU now and then hangs this TCG
+// guest in stop_machine, with or without migration.
 TEST_F(MigrationTest, PartiallyPluggedCoreInAMultiThreadTopology) {
   MachineSpec spec =
       KitSpec("src", {.cpus = 2, .maxcpus = 8, .sockets = 2, .cores = 2, .threads = 2});
   spec.cpu_model = "max";  // qemu64 is an AMD model that warns about hyperthreading
   Machine& src = BootGuest(spec);
-  PlugAt(src, Props(1, 0, 1), "cpu-s1c0t1");
+  PlugAt(src, Props(0, 1, 0), "cpu-s0c1t0");
   OnlineAll(src, 3);
   ExpectConsistent(src);
 
@@ -227,15 +236,11 @@ TEST_F(MigrationTest, PartiallyPluggedCoreInAMultiThreadTopology) {
       devices.push_back(r.destination_args[i + 1]);
     }
   }
-  EXPECT_THAT(devices, ElementsAre("max-x86_64-cpu,id=cpu-s1c0t1,socket-id=1,core-id=0,thread-id=1"));
+  EXPECT_THAT(devices, ElementsAre("max-x86_64-cpu,id=cpu-s0c1t0,socket-id=0,core-id=1,thread-id=0"));
   EXPECT_EQ(ReadMask(dst, "online"), CpuSet::Range(0, 2));
   ExpectConsistent(dst);
   // Complete the core on the destination, then take the new thread away again.
-  PlugAt(dst, Props(1, 0, 0), "cpu-s1c0t0");
-  OnlineAll(dst, 4);
-  ExpectConsistent(dst);
-  CpuHotplug(dst.Qmp()).Unplug("cpu-s1c0t0", Deadline::After(kHotplugSettleTimeout));
-  ExpectConsistent(dst);
+  PlugOnlineUnplug(dst, "cpu-s0c1t1");
 }
 
 // Post-copy: the destination runs the guest before all memory has arrived.

@@ -1,0 +1,179 @@
+// The cpuhp command line, driven as users drive it (the built binary), in the
+// cases that need no VM: bad scenarios are refused before any QEMU starts
+// (a fake qemu-system-x86_64 first on PATH records any start), setup errors
+// exit 3, usage errors 2.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "report/artifacts.h"
+#include "util/fd.h"
+#include "util/process.h"
+#include "util/temp_dir.h"
+
+namespace cpuhp {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliResult {
+  int code = -1;
+  std::string output;  // stdout and stderr
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::create_directories(dir_.path() / "bin");
+    fake_qemu_ = dir_.path() / "bin" / "qemu-system-x86_64";
+    std::ofstream(fake_qemu_) << "#!/bin/sh\ntouch '" << Marker().string() << "'\nexit 1\n";
+    fs::permissions(fake_qemu_, fs::perms::owner_all);
+  }
+
+  fs::path Marker() const { return dir_.path() / "qemu-was-started"; }
+
+  // Runs cpuhp with the fake QEMU first on PATH, in the temp dir.
+  CliResult Cli(const std::vector<std::string>& args) {
+    std::string command = "cd '" + dir_.path().string() + "' && PATH='" +
+                          (dir_.path() / "bin").string() + "':\"$PATH\" exec '" + CPUHP_BINARY + "'";
+    for (const auto& a : args) command += " '" + a + "'";
+    fs::path log = dir_.path() / "cli.log";
+    fs::remove(log);
+    Process p = Process::Spawn({.argv = {"sh", "-c", command}, .output = log});
+    auto status = p.Wait(Deadline::After(std::chrono::seconds(60)));
+    CliResult r;
+    r.code = status ? status->code : -1;
+    r.output = ReadFileToString(log);
+    return r;
+  }
+
+  fs::path Write(const std::string& name, const std::string& text) {
+    fs::path p = dir_.path() / name;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+    return p;
+  }
+
+  TempDir dir_{fs::temp_directory_path(), "cpuhp-cli-test-"};
+  fs::path fake_qemu_;
+};
+
+fs::path BadDir() { return fs::path(CPUHP_TEST_DATA_DIR) / "bad-scenarios"; }
+
+TEST_F(CliTest, EveryBadScenarioExitsTwoWithItsLocationAndStartsNoVm) {
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(BadDir())) {
+    if (e.path().extension() != ".yaml") continue;
+    ++files;
+    SCOPED_TRACE(e.path().string());
+    std::ifstream in(e.path());
+    std::string first;
+    std::getline(in, first);
+    // "# expect: LINE:COL: ..." -> "<file>:LINE:COL:"
+    std::string where = first.substr(10, first.find(": ", 10) - 10);
+    CliResult r = Cli({"run", "--artifacts", (dir_.path() / "art").string(), e.path().string()});
+    EXPECT_EQ(r.code, 2) << r.output;
+    EXPECT_NE(r.output.find(e.path().lexically_normal().string() + ":" + where + ": "),
+              std::string::npos)
+        << r.output;
+    EXPECT_NE(r.output.find("no VM was started"), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(Marker()));
+  }
+  EXPECT_GE(files, 15);
+}
+
+// The control for the tests above: a valid scenario does reach the fake
+// QEMU (which exits at once: a setup error).
+TEST_F(CliTest, AValidScenarioDoesStartTheFakeQemu) {
+  fs::path f = Write("s.yaml", "steps: [check]\n");
+  CliResult r = Cli({"run", "--artifacts", (dir_.path() / "art").string(), f.string()});
+  EXPECT_EQ(r.code, 3) << r.output;
+  EXPECT_TRUE(fs::exists(Marker()));
+}
+
+TEST_F(CliTest, OneBadFileStopsTheWholeInvocationBeforeAnyVm) {
+  fs::path scenarios = dir_.path() / "scenarios";
+  Write("scenarios/a-good.yaml", "steps: [check]\n");
+  fs::copy_file(BadDir() / "hotplug-beyond-maxcpus.yaml", scenarios / "b-bad.yaml");
+  CliResult r = Cli({"run", scenarios.string()});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("b-bad.yaml:6:22: steps[2].hotplug.count: cannot plug 2 CPUs"),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(Marker()));
+  EXPECT_FALSE(fs::exists(dir_.path() / "cpuhp-artifacts"));
+}
+
+TEST_F(CliTest, ValidateAcceptsTheShippedScenariosAndRejectsBadOnes) {
+  CliResult ok = Cli({"validate", std::string(CPUHP_SOURCE_DIR) + "/scenarios"});
+  EXPECT_EQ(ok.code, 0) << ok.output;
+  EXPECT_NE(ok.output.find("ok  "), std::string::npos);
+  CliResult bad = Cli({"validate", (BadDir() / "libvirt-backend.yaml").string()});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.output.find("libvirt-backend.yaml:3:12: machine.backend: backend 'libvirt' is "
+                            "not implemented in this build"),
+            std::string::npos)
+      << bad.output;
+}
+
+TEST_F(CliTest, ListShowsEveryMatrixRun) {
+  fs::path f = Write("m.yaml", R"(
+name: m
+matrix: {n: [1, 2, 3]}
+steps: [{hotplug: "${n}"}]
+)");
+  CliResult r = Cli({"list", f.string()});
+  EXPECT_EQ(r.code, 0) << r.output;
+  for (const char* label : {"m[1]", "m[2]", "m[3]"}) {
+    EXPECT_NE(r.output.find(label), std::string::npos) << r.output;
+  }
+  EXPECT_NE(r.output.find("3 runs"), std::string::npos) << r.output;
+  CliResult filtered = Cli({"list", "--filter", "m[2*", f.string()});
+  EXPECT_NE(filtered.output.find("1 run\n"), std::string::npos) << filtered.output;
+}
+
+TEST_F(CliTest, MissingQemuIsASetupErrorWithReports) {
+  fs::path f = Write("s.yaml", "machine: {qemu: /nonexistent/qemu-system-x86_64}\nsteps: [check]\n");
+  fs::path art = dir_.path() / "art";
+  CliResult r = Cli({"run", "--artifacts", art.string(), "--junit", (dir_.path() / "j.xml").string(),
+                     "--json", (dir_.path() / "r.json").string(), f.string()});
+  EXPECT_EQ(r.code, 3) << r.output;
+  nlohmann::json report = ReadJsonFile(dir_.path() / "r.json");
+  EXPECT_EQ(report["exit_code"], 3);
+  EXPECT_EQ(report["runs"][0]["outcome"], "error");
+  EXPECT_NE(report["runs"][0]["failure"]["message"].get<std::string>().find("/nonexistent"),
+            std::string::npos);
+  std::string xml = ReadFileToString(dir_.path() / "j.xml");
+  EXPECT_NE(xml.find("<error message="), std::string::npos) << xml;
+  EXPECT_TRUE(fs::exists(art / "s" / "result.json"));
+  EXPECT_TRUE(fs::exists(art / "report.json"));
+}
+
+TEST_F(CliTest, MissingGuestKitIsASetupError) {
+  fs::path f = Write("s.yaml", "machine: {kit: /nonexistent-kit}\nsteps: [check]\n");
+  CliResult r = Cli({"run", "--artifacts", (dir_.path() / "art").string(), f.string()});
+  EXPECT_EQ(r.code, 3) << r.output;
+  EXPECT_NE(r.output.find("no guest kit"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(Marker()));
+}
+
+TEST_F(CliTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(Cli({"run", "--jobs", "zero", "x.yaml"}).code, 2);
+  EXPECT_EQ(Cli({"run", "--accel", "hvf", "x.yaml"}).code, 2);
+  EXPECT_EQ(Cli({"run", "--no-such-flag"}).code, 2);
+  EXPECT_EQ(Cli({"frobnicate"}).code, 2);
+  EXPECT_EQ(Cli({"run", "does-not-exist.yaml"}).code, 2);
+  EXPECT_EQ(Cli({"repro"}).code, 2);
+  EXPECT_EQ(Cli({"repro", dir_.path().string()}).code, 2);  // not a run directory
+  EXPECT_FALSE(fs::exists(Marker()));
+}
+
+TEST_F(CliTest, FilterMatchingNothingIsAUsageError) {
+  fs::path f = Write("s.yaml", "steps: [check]\n");
+  CliResult r = Cli({"run", "--filter", "nothing-like-this", f.string()});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_FALSE(fs::exists(Marker()));
+}
+
+}  // namespace
+}  // namespace cpuhp
