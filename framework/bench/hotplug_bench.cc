@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "guest/cpu_snapshot.h"
+#include "util/log.h"
+#include "util/temp_dir.h"
 #include "vm/cpu_hotplug.h"
 #include "vm/guest_kit.h"
 #include "vm/machine.h"

@@ -67,18 +67,79 @@ nlohmann::json AgentClient::Execute(std::string_view command, const nlohmann::js
   nlohmann::json request = {{"execute", command}};
   if (!arguments.is_null()) request["arguments"] = arguments;
   channel_.Send(request, deadline);
+  nlohmann::json reply = ReceiveReply(request, deadline);
+  if (auto err = reply.find("error"); err != reply.end()) {
+    throw AgentError(err->value("class", "?"), err->value("desc", "?"), request);
+  }
+  return reply["return"];
+}
+
+nlohmann::json AgentClient::ReceiveReply(const nlohmann::json& request, const Deadline& deadline) {
   for (;;) {
     auto msg = channel_.Receive(deadline);
     if (!msg) {
       synced_ = false;
       throw TimeoutError(name() + ": no reply to guest agent command " + request.dump());
     }
-    if (auto err = msg->find("error"); err != msg->end()) {
-      throw AgentError(err->value("class", "?"), err->value("desc", "?"), request);
-    }
-    if (auto ret = msg->find("return"); ret != msg->end()) return *ret;
+    if (msg->contains("error") || msg->contains("return")) return *msg;
     LOG(kDebug, name()) << "ignoring unexpected message " << msg->dump();
   }
+}
+
+std::vector<std::optional<std::string>> AgentClient::TryReadFiles(
+    const std::vector<std::string>& paths, const Deadline& deadline) {
+  if (!synced_) Sync(deadline);
+  // Sends every request of a round, then collects the replies in order.
+  auto round = [&](const std::vector<nlohmann::json>& requests) {
+    for (const auto& r : requests) channel_.Send(r, deadline);
+    std::vector<nlohmann::json> replies;
+    for (const auto& r : requests) replies.push_back(ReceiveReply(r, deadline));
+    return replies;
+  };
+  std::vector<nlohmann::json> opens;
+  for (const auto& p : paths) {
+    opens.push_back({{"execute", "guest-file-open"}, {"arguments", {{"path", p}, {"mode", "r"}}}});
+  }
+  auto opened = round(opens);
+  std::vector<std::optional<std::string>> out(paths.size());
+  std::vector<size_t> index;  // paths[index[k]] has handle handles[k]
+  std::vector<int64_t> handles;
+  std::optional<AgentError> failure;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    if (auto err = opened[i].find("error"); err != opened[i].end()) {
+      AgentError e(err->value("class", "?"), err->value("desc", "?"), opens[i]);
+      if (!IsMissingFile(e) && !failure) failure = e;
+      continue;
+    }
+    index.push_back(i);
+    handles.push_back(opened[i]["return"].get<int64_t>());
+  }
+  std::vector<nlohmann::json> reads, closes;
+  for (int64_t h : handles) {
+    reads.push_back({{"execute", "guest-file-read"}, {"arguments", {{"handle", h}, {"count", 65536}}}});
+    closes.push_back({{"execute", "guest-file-close"}, {"arguments", {{"handle", h}}}});
+  }
+  auto chunks = round(reads);
+  for (size_t k = 0; k < handles.size(); ++k) {
+    const auto& reply = chunks[k];
+    if (auto err = reply.find("error"); err != reply.end()) {
+      AgentError e(err->value("class", "?"), err->value("desc", "?"), reads[k]);
+      // A sysfs file whose CPU went away between open and read reads as ENODEV.
+      if (!IsMissingFile(e) && !failure) failure = e;
+      continue;
+    }
+    std::string content = Base64Decode(reply["return"].value("buf-b64", ""));
+    bool eof = reply["return"].value("eof", true) || reply["return"].value("count", 0) == 0;
+    while (!eof) {
+      auto more = Execute("guest-file-read", {{"handle", handles[k]}, {"count", 65536}}, deadline);
+      content += Base64Decode(more.value("buf-b64", ""));
+      eof = more.value("eof", true) || more.value("count", 0) == 0;
+    }
+    out[index[k]] = std::move(content);
+  }
+  round(closes);  // close errors change nothing we read
+  if (failure) throw *failure;
+  return out;
 }
 
 void AgentClient::Ping(const Deadline& deadline) { Execute("guest-ping", nullptr, deadline); }

@@ -75,6 +75,13 @@ class AgentClient {
   // The same, but nullopt when the file does not exist (ENOENT/ENODEV).
   std::optional<std::string> TryReadFile(const std::string& path,
                                          const Deadline& deadline = Deadline::After(kAgentTimeout));
+  // Reads several small files in three pipelined rounds (all opens, all
+  // reads, all closes; the agent answers in order), about 3x faster than one
+  // file at a time under TCG. Entry i is nullopt when paths[i] does not exist.
+  // A file longer than one read chunk is finished with further reads.
+  std::vector<std::optional<std::string>> TryReadFiles(
+      const std::vector<std::string>& paths,
+      const Deadline& deadline = Deadline::After(kAgentTimeout));
   // Writes `content` to a guest file (e.g. a sysfs attribute) and flushes it, so
   // that a kernel refusal surfaces here as an AgentError.
   void WriteFile(const std::string& path, std::string_view content,
@@ -84,6 +91,8 @@ class AgentClient {
 
  private:
   bool SyncOnce(const Deadline& deadline);
+  // The reply to one command already sent: "return", or AgentError as a value.
+  nlohmann::json ReceiveReply(const nlohmann::json& request, const Deadline& deadline);
 
   JsonChannel channel_;
   bool synced_ = false;

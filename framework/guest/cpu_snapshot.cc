@@ -62,6 +62,18 @@ struct ProbeHints {
 // nullopt when the cpuN directory does not exist (any more). Files are read
 // only where they can exist: topology/ only for a CPU that is not offline,
 // hotplug/target and hotplug/fail only next to a hotplug/state.
+// Every file ReadCpu() may read for cpu `id`, fetched in one batch.
+std::vector<std::string> CpuFiles(int id) {
+  std::vector<std::string> paths;
+  for (const char* leaf : {"online", "uevent", "firmware_node/path", "hotplug/state", "hotplug/target",
+                           "hotplug/fail", "topology/physical_package_id", "topology/die_id",
+                           "topology/core_id", "topology/thread_siblings_list",
+                           "topology/core_cpus_list"}) {
+    paths.push_back(CpuPath(id, leaf));
+  }
+  return paths;
+}
+
 std::optional<GuestCpu> ReadCpu(GuestFiles& files, int id, ProbeHints& hints, const Deadline& d) {
   GuestCpu cpu;
   cpu.id = id;
@@ -195,7 +207,18 @@ CpuSet ParseOfflineMask(std::string_view text, std::string_view source) {
 
 std::optional<std::string> AgentGuestFiles::TryRead(const std::string& path,
                                                     const Deadline& deadline) {
+  if (auto it = prefetched_.find(path); it != prefetched_.end()) {
+    auto content = std::move(it->second);
+    prefetched_.erase(it);
+    return content;
+  }
   return agent_.TryReadFile(path, deadline);
+}
+
+void AgentGuestFiles::Prefetch(const std::vector<std::string>& paths, const Deadline& deadline) {
+  prefetched_.clear();
+  auto contents = agent_.TryReadFiles(paths, deadline);
+  for (size_t i = 0; i < paths.size(); ++i) prefetched_[paths[i]] = std::move(contents[i]);
 }
 
 std::vector<GuestVcpu> AgentGuestFiles::GetVcpus(const Deadline& deadline) {
@@ -212,6 +235,13 @@ GuestSnapshot ReadGuestSnapshot(GuestFiles& files, const Deadline& deadline) {
   // The agent's listing comes first: it names the cpuN directories to probe
   // (the agent API cannot list a directory, qemu-ga's guest-get-vcpus does).
   s.agent_vcpus = ReadVcpus(files, deadline);
+  {
+    std::vector<std::string> top;
+    for (const char* leaf : {"possible", "present", "online", "offline", "kernel_max", "hotplug/states"}) {
+      top.push_back(std::string(kSysCpu) + "/" + leaf);
+    }
+    files.Prefetch(top, deadline);
+  }
   s.possible = ReadMask(files, "possible", deadline);
   s.present = ReadMask(files, "present", deadline);
   s.online = ReadMask(files, "online", deadline);
@@ -230,6 +260,7 @@ GuestSnapshot ReadGuestSnapshot(GuestFiles& files, const Deadline& deadline) {
     constexpr int kAttempts = 3;
     for (int attempt = 1; attempt <= kAttempts; ++attempt) {
       try {
+        files.Prefetch(CpuFiles(id), deadline);
         if (auto cpu = ReadCpu(files, id, hints, deadline)) s.cpus[id] = std::move(*cpu);
         break;
       } catch (const AgentError& e) {

@@ -123,6 +123,9 @@ class GuestFiles {
   virtual std::optional<std::string> TryRead(const std::string& path, const Deadline& deadline) = 0;
   // guest-get-vcpus.
   virtual std::vector<GuestVcpu> GetVcpus(const Deadline& deadline) = 0;
+  // A hint that these files are about to be read: an implementation may fetch
+  // them in one batch. Each prefetched content is served once.
+  virtual void Prefetch(const std::vector<std::string>& /*paths*/, const Deadline& /*deadline*/) {}
 };
 
 // GuestFiles over the guest agent (guest-file-open/read/close).
@@ -131,9 +134,13 @@ class AgentGuestFiles : public GuestFiles {
   explicit AgentGuestFiles(AgentClient& agent) : agent_(agent) {}
   std::optional<std::string> TryRead(const std::string& path, const Deadline& deadline) override;
   std::vector<GuestVcpu> GetVcpus(const Deadline& deadline) override;
+  void Prefetch(const std::vector<std::string>& paths, const Deadline& deadline) override;
 
  private:
   AgentClient& agent_;
+  // Prefetched contents (nullopt: the file does not exist), each served once
+  // so that a retry after a change reads the guest again.
+  std::map<std::string, std::optional<std::string>> prefetched_;
 };
 
 // Reads the whole snapshot. Throws AgentError/TimeoutError/ConnectionError on

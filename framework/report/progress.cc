@@ -80,7 +80,7 @@ void PlainProgress::RunFinished(int index, const RunResult& r) {
   std::lock_guard lock(mutex_);
   std::string text = Counter(index, total_) + " " + r.label + ": " + OutcomeName(r.outcome) +
                      " in " + FormatDuration(r.duration);
-  if (!r.Passed() && r.outcome != RunOutcome::kSkipped) text += " — " + r.FailureLine();
+  if (!r.Passed() && r.outcome != RunOutcome::kSkipped) text += " - " + r.FailureLine();
   Line(text);
 }
 
