@@ -131,6 +131,9 @@ inline SourceLocation FieldWhere(const Step& step, const std::string& field) {
   return it == step.field_where.end() ? step.where : it->second;
 }
 
+// The default deadline of an expect_failure wrapping a check.
+inline constexpr Clock::duration kExpectedFailureCheckTimeout = std::chrono::seconds(15);
+
 // The default deadline of a step of this kind.
 Clock::duration DefaultStepTimeout(StepKind kind);
 

@@ -389,7 +389,12 @@ class StepParser {
     if (!f.invariants.empty() && f.step[0].kind != StepKind::kCheck) {
       inner_value.Fail("'invariant' names what a check must catch, so the step must be a check");
     }
-    if (step.timeout == Clock::duration::zero()) step.timeout = f.step[0].timeout;
+    if (step.timeout == Clock::duration::zero()) {
+      // A check that must fail settles only briefly: a lasting inconsistency
+      // is the point, and waiting the full check deadline for it is waste.
+      step.timeout = f.step[0].kind == StepKind::kCheck ? kExpectedFailureCheckTimeout
+                                                        : f.step[0].timeout;
+    }
     if (step.name.empty()) {
       step.name = "expect_failure" +
                   (f.invariants.empty() ? std::string() : " " + JoinWords(f.invariants, ",")) +
