@@ -116,7 +116,7 @@ std::vector<std::optional<std::string>> AgentClient::TryReadFiles(
   }
   std::vector<nlohmann::json> reads, closes;
   for (int64_t h : handles) {
-    reads.push_back({{"execute", "guest-file-read"}, {"arguments", {{"handle", h}, {"count", 65536}}}});
+    reads.push_back({{"execute", "guest-file-read"}, {"arguments", {{"handle", h}, {"count", kReadChunk}}}});
     closes.push_back({{"execute", "guest-file-close"}, {"arguments", {{"handle", h}}}});
   }
   auto chunks = round(reads);
@@ -128,13 +128,8 @@ std::vector<std::optional<std::string>> AgentClient::TryReadFiles(
       if (!IsMissingFile(e) && !failure) failure = e;
       continue;
     }
-    std::string content = Base64Decode(reply["return"].value("buf-b64", ""));
-    bool eof = reply["return"].value("eof", true) || reply["return"].value("count", 0) == 0;
-    while (!eof) {
-      auto more = Execute("guest-file-read", {{"handle", handles[k]}, {"count", 65536}}, deadline);
-      content += Base64Decode(more.value("buf-b64", ""));
-      eof = more.value("eof", true) || more.value("count", 0) == 0;
-    }
+    std::string content;
+    ReadToEof(handles[k], reply["return"], &content, deadline);
     out[index[k]] = std::move(content);
   }
   round(closes);  // close errors change nothing we read
@@ -172,16 +167,15 @@ void AgentClient::SetOnline(int cpu, bool online, const Deadline& deadline) {
   SetVcpus({{cpu, online, true}}, deadline);
 }
 
-std::string AgentClient::ReadFile(const std::string& path, const Deadline& deadline) {
+template <typename F>
+auto AgentClient::WithFile(const std::string& path, const char* mode, const Deadline& deadline,
+                           F&& use) {
   int64_t handle =
-      Execute("guest-file-open", {{"path", path}, {"mode", "r"}}, deadline).get<int64_t>();
-  std::string content;
+      Execute("guest-file-open", {{"path", path}, {"mode", mode}}, deadline).get<int64_t>();
   try {
-    for (;;) {
-      auto chunk = Execute("guest-file-read", {{"handle", handle}, {"count", 65536}}, deadline);
-      content += Base64Decode(chunk.value("buf-b64", ""));
-      if (chunk.value("eof", true) || chunk.value("count", 0) == 0) break;
-    }
+    auto result = use(handle);
+    Execute("guest-file-close", {{"handle", handle}}, deadline);
+    return result;
   } catch (...) {
     try {
       Execute("guest-file-close", {{"handle", handle}}, deadline);
@@ -189,8 +183,25 @@ std::string AgentClient::ReadFile(const std::string& path, const Deadline& deadl
     }
     throw;
   }
-  Execute("guest-file-close", {{"handle", handle}}, deadline);
-  return content;
+}
+
+void AgentClient::ReadToEof(int64_t handle, nlohmann::json chunk, std::string* content,
+                            const Deadline& deadline) {
+  for (;;) {
+    if (!chunk.is_null()) {
+      *content += Base64Decode(chunk.value("buf-b64", ""));
+      if (chunk.value("eof", true) || chunk.value("count", 0) == 0) return;
+    }
+    chunk = Execute("guest-file-read", {{"handle", handle}, {"count", kReadChunk}}, deadline);
+  }
+}
+
+std::string AgentClient::ReadFile(const std::string& path, const Deadline& deadline) {
+  return WithFile(path, "r", deadline, [&](int64_t handle) {
+    std::string content;
+    ReadToEof(handle, nullptr, &content, deadline);
+    return content;
+  });
 }
 
 std::optional<std::string> AgentClient::TryReadFile(const std::string& path,
@@ -205,20 +216,11 @@ std::optional<std::string> AgentClient::TryReadFile(const std::string& path,
 
 void AgentClient::WriteFile(const std::string& path, std::string_view content,
                             const Deadline& deadline) {
-  int64_t handle =
-      Execute("guest-file-open", {{"path", path}, {"mode", "w"}}, deadline).get<int64_t>();
-  try {
+  WithFile(path, "w", deadline, [&](int64_t handle) {
     Execute("guest-file-write", {{"handle", handle}, {"buf-b64", Base64Encode(content)}},
             deadline);
-    Execute("guest-file-flush", {{"handle", handle}}, deadline);
-  } catch (...) {
-    try {
-      Execute("guest-file-close", {{"handle", handle}}, deadline);
-    } catch (...) {
-    }
-    throw;
-  }
-  Execute("guest-file-close", {{"handle", handle}}, deadline);
+    return Execute("guest-file-flush", {{"handle", handle}}, deadline);
+  });
 }
 
 }  // namespace cpuhp

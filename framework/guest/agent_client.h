@@ -91,6 +91,13 @@ class AgentClient {
 
  private:
   bool SyncOnce(const Deadline& deadline);
+  // Opens `path`, calls use(handle), closes it (also when `use` throws).
+  template <typename F>
+  auto WithFile(const std::string& path, const char* mode, const Deadline& deadline, F&& use);
+  // Appends `chunk` (a guest-file-read reply, or null) and further reads to `content` until EOF.
+  void ReadToEof(int64_t handle, nlohmann::json chunk, std::string* content,
+                 const Deadline& deadline);
+  static constexpr int kReadChunk = 65536;
   // The reply to one command already sent: "return", or AgentError as a value.
   nlohmann::json ReceiveReply(const nlohmann::json& request, const Deadline& deadline);
 

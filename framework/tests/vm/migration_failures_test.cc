@@ -171,7 +171,8 @@ TEST_F(MigrationFailureTest, TimeoutCancelsTheMigrationAndSaysWhatToTune) {
 }
 
 // A QEMU bug cpuhp found, pinned here so that a fixed QEMU shows up: under
-// TCG, QEMU 7.2's source aborts (free(): invalid pointer, in
+// TCG, QEMU 7.2's source aborts (glibc's "free(): invalid pointer" or
+// "double free or corruption", in
 // qemu_savevm_state_setup -> memory_region_transaction_commit) when a
 // migration starts after the hot-unplug of a vCPU that has run guest code.
 // A vCPU that was plugged and unplugged without ever being onlined migrates
@@ -195,7 +196,7 @@ TEST_F(MigrationFailureTest, UnplugOfACpuThatRanThenMigrateOnQemu72Tcg) {
   RecordProperty("known_qemu_bug", "TCG vCPU unplug then migration aborts QEMU " + version.dump());
   std::string message = ExpectMigrationError(src, "dst", {}, &r);
   EXPECT_THAT(message, AllOf(HasSubstr("the source QEMU died mid-migration"),
-                             HasSubstr("killed by signal 6"), HasSubstr("invalid pointer")));
+                             HasSubstr("killed by signal 6")));
   EXPECT_FALSE(src.Running());
   EXPECT_THAT(QemuProcessesMentioning(src.artifacts_dir().string()), IsEmpty());
 }
