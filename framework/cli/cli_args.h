@@ -21,7 +21,7 @@ class UsageError : public Error {
 struct CliArgs {
   std::vector<std::string> positional;
   std::map<std::string, std::vector<std::string>> values;  // flag -> values, in order
-  std::set<std::string> flags;                               // boolean flags given
+  std::set<std::string> flags;                             // boolean flags given
 
   bool Has(const std::string& flag) const { return flags.count(flag) || values.count(flag); }
   // The last value given for `flag`.

@@ -10,7 +10,8 @@
 namespace cpuhp {
 namespace {
 
-constexpr char kListUsage[] = R"(usage: cpuhp list [--filter PATTERN] [<file|dir>...]   (default: scenarios/)
+constexpr char kListUsage[] =
+    R"(usage: cpuhp list [--filter PATTERN] [<file|dir>...]   (default: scenarios/)
 Lists every run the scenarios define (after matrix expansion), one per line:
 its label, the file, the machine and the number of steps.
 )";

@@ -11,10 +11,10 @@
 namespace cpuhp {
 
 // Exit codes of `cpuhp run` (docs/cli.md).
-inline constexpr int kExitPassed = 0;       // every run passed
-inline constexpr int kExitFailed = 1;       // some run failed (a test failure)
-inline constexpr int kExitUsage = 2;        // bad command line or scenario; no VM started
-inline constexpr int kExitSetup = 3;        // infrastructure: QEMU or kit missing, no boot
+inline constexpr int kExitPassed = 0;  // every run passed
+inline constexpr int kExitFailed = 1;  // some run failed (a test failure)
+inline constexpr int kExitUsage = 2;   // bad command line or scenario; no VM started
+inline constexpr int kExitSetup = 3;   // infrastructure: QEMU or kit missing, no boot
 inline constexpr int kExitInterrupted = 130;
 
 struct Invocation {

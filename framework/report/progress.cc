@@ -23,11 +23,16 @@ int TerminalWidth(std::FILE* out) {
 
 const char* ResultTag(RunOutcome o) {
   switch (o) {
-    case RunOutcome::kPassed: return "\033[32mPASS\033[0m ";
-    case RunOutcome::kFailed: return "\033[31mFAIL\033[0m ";
-    case RunOutcome::kError: return "\033[31mERROR\033[0m";
-    case RunOutcome::kSkipped: return "\033[33mSKIP\033[0m ";
-    case RunOutcome::kCancelled: return "\033[33mINTR\033[0m ";
+    case RunOutcome::kPassed:
+      return "\033[32mPASS\033[0m ";
+    case RunOutcome::kFailed:
+      return "\033[31mFAIL\033[0m ";
+    case RunOutcome::kError:
+      return "\033[31mERROR\033[0m";
+    case RunOutcome::kSkipped:
+      return "\033[33mSKIP\033[0m ";
+    case RunOutcome::kCancelled:
+      return "\033[33mINTR\033[0m ";
   }
   return "?";
 }

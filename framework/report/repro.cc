@@ -197,8 +197,10 @@ qga_write() {
 std::string SingleQuoted(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
   }
   return out + "'";
 }
@@ -208,7 +210,8 @@ std::string SingleQuoted(const std::string& s) {
 std::string QemuCommand(const MachineSpec& spec) {
   MachinePaths paths{fs::path(kDirPlaceholder) / "qmp.sock", fs::path(kDirPlaceholder) / "qga.sock",
                      fs::path(kDirPlaceholder) / "serial.log"};
-  std::vector<std::string> argv = BuildCommandLine(spec, Accel::kTcg, paths, SocketMode::kQemuListens);
+  std::vector<std::string> argv =
+      BuildCommandLine(spec, Accel::kTcg, paths, SocketMode::kQemuListens);
   std::string out;
   for (size_t i = 0; i < argv.size(); ++i) {
     std::string word;
@@ -307,7 +310,8 @@ class ScriptWriter {
     }
     if (command == "guest-file-open") {
       pending_open_ = OpenFile{args.value("path", ""), args.value("mode", "r")};
-      if (pending_open_->mode == "r") out_ << "qga_cat " << SingleQuoted(pending_open_->path) << "\n";
+      if (pending_open_->mode == "r")
+        out_ << "qga_cat " << SingleQuoted(pending_open_->path) << "\n";
       return;
     }
     if (command == "guest-file-read" || command == "guest-file-close" ||
@@ -367,7 +371,8 @@ std::vector<TranscriptEntry> ReadTranscript(const fs::path& path) {
 std::string GenerateReproScript(const fs::path& run_dir) {
   fs::path spec_path = run_dir / "spec.json";
   if (!fs::exists(spec_path)) {
-    throw Error(run_dir.string() + " is not a cpuhp run directory (no spec.json; did the run boot?)");
+    throw Error(run_dir.string() +
+                " is not a cpuhp run directory (no spec.json; did the run boot?)");
   }
   nlohmann::json spec_json = ReadJsonFile(spec_path);
   MachineSpec spec = SpecFromJson(spec_json);

@@ -4,19 +4,23 @@ namespace cpuhp {
 
 const char* OutcomeName(RunOutcome outcome) {
   switch (outcome) {
-    case RunOutcome::kPassed: return "passed";
-    case RunOutcome::kFailed: return "failed";
-    case RunOutcome::kError: return "error";
-    case RunOutcome::kSkipped: return "skipped";
-    case RunOutcome::kCancelled: return "cancelled";
+    case RunOutcome::kPassed:
+      return "passed";
+    case RunOutcome::kFailed:
+      return "failed";
+    case RunOutcome::kError:
+      return "error";
+    case RunOutcome::kSkipped:
+      return "skipped";
+    case RunOutcome::kCancelled:
+      return "cancelled";
   }
   return "?";
 }
 
 nlohmann::json ToJson(const StepRecord& s) {
-  nlohmann::json j = {{"path", s.path},         {"kind", s.kind},
-                      {"name", s.name},         {"where", s.where},
-                      {"start_s", s.start_s},   {"duration_s", s.duration_s},
+  nlohmann::json j = {{"path", s.path},      {"kind", s.kind},       {"name", s.name},
+                      {"where", s.where},    {"start_s", s.start_s}, {"duration_s", s.duration_s},
                       {"outcome", s.outcome}};
   if (!s.message.empty()) j["message"] = s.message;
   if (!s.detail.empty()) j["detail"] = s.detail;
@@ -61,9 +65,9 @@ nlohmann::json RunResult::ToJson() const {
                       {"checks", checks},
                       {"steps", steps_json}};
   if (failure) {
-    j["failure"] = {{"type", failure->type},          {"step", failure->step_path},
+    j["failure"] = {{"type", failure->type},           {"step", failure->step_path},
                     {"step_name", failure->step_name}, {"where", failure->where},
-                    {"message", failure->message},    {"invariants", failure->invariants}};
+                    {"message", failure->message},     {"invariants", failure->invariants}};
   }
   if (!serial_tail.empty()) j["serial_tail"] = serial_tail;
   return j;

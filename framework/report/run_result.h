@@ -26,10 +26,10 @@ const char* OutcomeName(RunOutcome outcome);  // "passed", "failed", ...
 // paths like "4[2].1": step 4, iteration 2, its first step.
 struct StepRecord {
   std::string path;
-  std::string kind;   // "hotplug", ..., or "boot"
-  std::string name;   // "hotplug 3 +online"
-  std::string where;  // "scenarios/smoke.yaml:12:5"
-  double start_s = 0;     // since the run started
+  std::string kind;    // "hotplug", ..., or "boot"
+  std::string name;    // "hotplug 3 +online"
+  std::string where;   // "scenarios/smoke.yaml:12:5"
+  double start_s = 0;  // since the run started
   double duration_s = 0;
   std::string outcome = "passed";  // "passed" | "failed"
   std::string message;             // why it failed, or what an expected failure was
@@ -77,8 +77,8 @@ class RunObserver {
  public:
   virtual ~RunObserver() = default;
   virtual void RunStarted(int /*index*/, const std::string& /*label*/) {}
-  virtual void StepStarted(int /*index*/, const std::string& /*label*/, int /*step*/,
-                           int /*steps*/, const std::string& /*step_name*/) {}
+  virtual void StepStarted(int /*index*/, const std::string& /*label*/, int /*step*/, int /*steps*/,
+                           const std::string& /*step_name*/) {}
   virtual void StepFinished(int /*index*/, const std::string& /*label*/,
                             const StepRecord& /*record*/) {}
   virtual void RunFinished(int /*index*/, const RunResult& /*result*/) {}

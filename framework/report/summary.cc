@@ -10,21 +10,29 @@ constexpr size_t kMaxPassedListed = 15;
 
 const char* Tag(RunOutcome o) {
   switch (o) {
-    case RunOutcome::kPassed: return "PASS ";
-    case RunOutcome::kFailed: return "FAIL ";
-    case RunOutcome::kError: return "ERROR";
-    case RunOutcome::kSkipped: return "SKIP ";
-    case RunOutcome::kCancelled: return "INTR ";
+    case RunOutcome::kPassed:
+      return "PASS ";
+    case RunOutcome::kFailed:
+      return "FAIL ";
+    case RunOutcome::kError:
+      return "ERROR";
+    case RunOutcome::kSkipped:
+      return "SKIP ";
+    case RunOutcome::kCancelled:
+      return "INTR ";
   }
   return "?    ";
 }
 
 const char* Color(RunOutcome o) {
   switch (o) {
-    case RunOutcome::kPassed: return "\033[32m";
+    case RunOutcome::kPassed:
+      return "\033[32m";
     case RunOutcome::kFailed:
-    case RunOutcome::kError: return "\033[31m";
-    default: return "\033[33m";
+    case RunOutcome::kError:
+      return "\033[31m";
+    default:
+      return "\033[33m";
   }
 }
 
@@ -43,8 +51,8 @@ std::string SummaryText(const Invocation& inv, bool color) {
     if (color) tag = Color(r.outcome) + tag + "\033[0m";
     std::string s = "  " + tag + " " + label + " " + buf;
     if (!r.Passed() && r.outcome != RunOutcome::kSkipped) {
-      s += "  " + r.FailureLine() + "\n        " + std::string(width, ' ') + "artifacts: " +
-           r.artifacts_dir.string();
+      s += "  " + r.FailureLine() + "\n        " + std::string(width, ' ') +
+           "artifacts: " + r.artifacts_dir.string();
     }
     return s + "\n";
   };
@@ -59,8 +67,8 @@ std::string SummaryText(const Invocation& inv, bool color) {
   } else {
     out += "  PASS  " + std::to_string(passed.size()) + " runs (listed in the JSON report)\n";
   }
-  for (RunOutcome o : {RunOutcome::kCancelled, RunOutcome::kSkipped, RunOutcome::kError,
-                       RunOutcome::kFailed}) {
+  for (RunOutcome o :
+       {RunOutcome::kCancelled, RunOutcome::kSkipped, RunOutcome::kError, RunOutcome::kFailed}) {
     for (const auto& r : inv.runs) {
       if (r.outcome == o) out += line(r);
     }
@@ -68,8 +76,8 @@ std::string SummaryText(const Invocation& inv, bool color) {
   int failed = inv.Count(RunOutcome::kFailed), errors = inv.Count(RunOutcome::kError),
       skipped = inv.Count(RunOutcome::kSkipped), cancelled = inv.Count(RunOutcome::kCancelled);
   std::string totals = std::to_string(inv.runs.size()) + " run" +
-                       (inv.runs.size() == 1 ? "" : "s") + ": " +
-                       std::to_string(passed.size()) + " passed";
+                       (inv.runs.size() == 1 ? "" : "s") + ": " + std::to_string(passed.size()) +
+                       " passed";
   if (failed) totals += ", " + std::to_string(failed) + " failed";
   if (errors) totals += ", " + std::to_string(errors) + " could not run";
   if (skipped) totals += ", " + std::to_string(skipped) + " skipped";

@@ -11,7 +11,8 @@ class DryRunner {
  public:
   explicit DryRunner(const ResolvedTopology& topo) : topo_(topo) {
     occupant_.assign(topo.maxcpus, "");
-    for (int i = 0; i < topo.cpus; ++i) occupant_[i] = i == 0 ? "the boot CPU" : "boot CPU " + std::to_string(i);
+    for (int i = 0; i < topo.cpus; ++i)
+      occupant_[i] = i == 0 ? "the boot CPU" : "boot CPU " + std::to_string(i);
   }
 
   void Run(const std::vector<Step>& steps, bool expected_to_fail, const std::string& context) {
@@ -43,10 +44,13 @@ class DryRunner {
 
   void RunStep(const Step& step, bool expected, const std::string& context) {
     switch (step.kind) {
-      case StepKind::kHotplug: return Hotplug(step, std::get<HotplugStep>(step.params), expected, context);
-      case StepKind::kUnplug: return Unplug(step, std::get<UnplugStep>(step.params), expected, context);
+      case StepKind::kHotplug:
+        return Hotplug(step, std::get<HotplugStep>(step.params), expected, context);
+      case StepKind::kUnplug:
+        return Unplug(step, std::get<UnplugStep>(step.params), expected, context);
       case StepKind::kOnline:
-      case StepKind::kOffline: return SetOnline(step, std::get<SetOnlineStep>(step.params), expected, context);
+      case StepKind::kOffline:
+        return SetOnline(step, std::get<SetOnlineStep>(step.params), expected, context);
       case StepKind::kExpectError:
         return Run(std::get<ExpectErrorStep>(step.params).step, true, context);
       case StepKind::kExpectFailure:
@@ -87,12 +91,14 @@ class DryRunner {
         return;
       }
       case StepKind::kCheck:
-      case StepKind::kSleep: return;
+      case StepKind::kSleep:
+        return;
     }
   }
 
   bool IsPlugged(const std::string& id) const {
-    return std::any_of(plugged_.begin(), plugged_.end(), [&](const auto& p) { return p.first == id; });
+    return std::any_of(plugged_.begin(), plugged_.end(),
+                       [&](const auto& p) { return p.first == id; });
   }
 
   std::string PluggedList() const {
@@ -113,8 +119,10 @@ class DryRunner {
       if (!missing.empty() && !expected) {
         std::string list;
         for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
-        Fail(step, "", "an explicit CPU needs its full address; missing: " + list +
-                           " (QEMU refuses a partial one)", context);
+        Fail(step, "",
+             "an explicit CPU needs its full address; missing: " + list +
+                 " (QEMU refuses a partial one)",
+             context);
       }
       if (p.die_id && topo_.dies == 1 && !expected) {
         Fail(step, "die", "the topology has no dies (dies=1): leave 'die' out", context);
@@ -128,8 +136,7 @@ class DryRunner {
                  std::to_string(topo_.sockets - 1) +
                  (topo_.dies > 1 ? ", dies 0-" + std::to_string(topo_.dies - 1) : "") +
                  ", cores 0-" + std::to_string(topo_.cores - 1) + ", threads 0-" +
-                 std::to_string(topo_.threads - 1) + " (maxcpus " +
-                 std::to_string(topo_.maxcpus) +
+                 std::to_string(topo_.threads - 1) + " (maxcpus " + std::to_string(topo_.maxcpus) +
                  "); to test that QEMU refuses it, wrap the step in expect_error",
              context);
       }
@@ -185,9 +192,9 @@ class DryRunner {
         if (expected) return;
         Fail(step, "count",
              "cannot unplug " + std::to_string(u.count) + " CPU" + (u.count == 1 ? "" : "s") +
-                 ": only " + std::to_string(plugged_.size()) +
-                 " hot-plugged CPU" + (plugged_.size() == 1 ? " is" : "s are") +
-                 " there (boot CPUs are unplugged by socket/core/thread)" ,
+                 ": only " + std::to_string(plugged_.size()) + " hot-plugged CPU" +
+                 (plugged_.size() == 1 ? " is" : "s are") +
+                 " there (boot CPUs are unplugged by socket/core/thread)",
              context);
       }
       if (expected) return;
@@ -222,8 +229,9 @@ class DryRunner {
       if (*index == 0) {
         if (expected) return;
         Fail(step, "socket",
-             "the CPU at " + where + " is the boot CPU, which cannot be unplugged; to test that "
-             "QEMU refuses it, wrap the step in expect_error {class: GenericError}",
+             "the CPU at " + where +
+                 " is the boot CPU, which cannot be unplugged; to test that "
+                 "QEMU refuses it, wrap the step in expect_error {class: GenericError}",
              context);
       }
       if (occupant_[*index].empty()) {
@@ -264,8 +272,8 @@ class DryRunner {
   }
 
   const ResolvedTopology& topo_;
-  std::vector<std::string> occupant_;                   // by slot index; "" when free
-  std::vector<std::pair<std::string, int>> plugged_;    // id, slot index; in plug order
+  std::vector<std::string> occupant_;                 // by slot index; "" when free
+  std::vector<std::pair<std::string, int>> plugged_;  // id, slot index; in plug order
   bool load_running_ = false;
 };
 

@@ -18,11 +18,16 @@ std::optional<Clock::duration> ParseDuration(std::string_view text) {
     return std::nullopt;
   }
   double seconds;
-  if (unit.empty() || unit == "s") seconds = value;
-  else if (unit == "ms") seconds = value / 1000;
-  else if (unit == "m" || unit == "min") seconds = value * 60;
-  else if (unit == "h") seconds = value * 3600;
-  else return std::nullopt;
+  if (unit.empty() || unit == "s")
+    seconds = value;
+  else if (unit == "ms")
+    seconds = value / 1000;
+  else if (unit == "m" || unit == "min")
+    seconds = value * 60;
+  else if (unit == "h")
+    seconds = value * 3600;
+  else
+    return std::nullopt;
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
 }
 

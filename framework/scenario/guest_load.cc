@@ -10,9 +10,9 @@ namespace {
 constexpr char kPidFile[] = "/run/cpuhp-load.pids";
 
 int64_t GuestExec(AgentClient& agent, const std::string& script, const Deadline& deadline) {
-  auto ret = agent.Execute("guest-exec",
-                           {{"path", "/bin/sh"}, {"arg", {"-c", script}}, {"capture-output", false}},
-                           deadline);
+  auto ret = agent.Execute(
+      "guest-exec", {{"path", "/bin/sh"}, {"arg", {"-c", script}}, {"capture-output", false}},
+      deadline);
   return ret.at("pid").get<int64_t>();
 }
 
@@ -28,8 +28,8 @@ GuestLoad GuestLoad::Start(AgentClient& agent, int workers, const Deadline& dead
 }
 
 void GuestLoad::Stop(AgentClient& agent, const Deadline& deadline) {
-  std::string script = std::string("while read -r p; do kill $p; done <") + kPidFile + "; : >" +
-                       kPidFile;
+  std::string script =
+      std::string("while read -r p; do kill $p; done <") + kPidFile + "; : >" + kPidFile;
   int64_t killer = GuestExec(agent, script, deadline);
   std::vector<int64_t> waiting = pids_;
   waiting.push_back(killer);

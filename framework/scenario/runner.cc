@@ -148,7 +148,8 @@ class Executor {
     StepRecord rec = MakeRecord("boot", "boot", "boot", run_.where.ToString());
     Clock::time_point t0 = Clock::now();
     rec.start_s = ToSeconds(t0 - started_);
-    if (observer_) observer_->StepStarted(index_, run_.label, 0, static_cast<int>(run_.steps.size()), "boot");
+    if (observer_)
+      observer_->StepStarted(index_, run_.label, 0, static_cast<int>(run_.steps.size()), "boot");
     try {
       MachineSpec spec = run_.machine.spec;
       if (options_.accel_override) spec.accel = *options_.accel_override;
@@ -214,8 +215,9 @@ class Executor {
         rec.message += "\n  (the step's deadline of " + FormatDuration(step.timeout) +
                        " passed; raise it with timeout: on the step, or CPUHP_TIMEOUT_SCALE)";
       }
-      if (vm_) vm_->transcript().Record("scenario", Transcript::Direction::kNote,
-                                        "step " + path + " failed: " + e.what());
+      if (vm_)
+        vm_->transcript().Record("scenario", Transcript::Direction::kNote,
+                                 "step " + path + " failed: " + e.what());
       rec.duration_s = ToSeconds(Clock::now() - t0);
       result_.steps[record_at] = rec;
       if (observer_) observer_->StepFinished(index_, run_.label, rec);
@@ -234,23 +236,31 @@ class Executor {
 
   void Execute(const Step& step, const std::string& path, const Deadline& deadline,
                nlohmann::json* detail) {
-    if (vm_) vm_->transcript().Record("scenario", Transcript::Direction::kNote,
-                                      "step " + path + ": " + step.name);
+    if (vm_)
+      vm_->transcript().Record("scenario", Transcript::Direction::kNote,
+                               "step " + path + ": " + step.name);
     switch (step.kind) {
-      case StepKind::kHotplug: return Hotplug(std::get<HotplugStep>(step.params), deadline, detail);
-      case StepKind::kUnplug: return Unplug(std::get<UnplugStep>(step.params), deadline, detail);
+      case StepKind::kHotplug:
+        return Hotplug(std::get<HotplugStep>(step.params), deadline, detail);
+      case StepKind::kUnplug:
+        return Unplug(std::get<UnplugStep>(step.params), deadline, detail);
       case StepKind::kOnline:
       case StepKind::kOffline:
         return SetOnline(std::get<SetOnlineStep>(step.params), deadline, detail);
-      case StepKind::kCheck: return Check(std::get<CheckStep>(step.params), path, deadline, detail);
+      case StepKind::kCheck:
+        return Check(std::get<CheckStep>(step.params), path, deadline, detail);
       case StepKind::kExpectError:
         return ExpectError(std::get<ExpectErrorStep>(step.params), path, deadline, detail);
       case StepKind::kExpectFailure:
         return ExpectFailure(std::get<ExpectFailureStep>(step.params), path, deadline, detail);
-      case StepKind::kMigrate: return MigrateVm(std::get<MigrateStep>(step.params), detail);
-      case StepKind::kGuestLoad: return Load(std::get<GuestLoadStep>(step.params), deadline, detail);
-      case StepKind::kRepeat: return Repeat(std::get<RepeatStep>(step.params), path, deadline, detail);
-      case StepKind::kSleep: return Sleep(std::get<SleepStep>(step.params), deadline);
+      case StepKind::kMigrate:
+        return MigrateVm(std::get<MigrateStep>(step.params), detail);
+      case StepKind::kGuestLoad:
+        return Load(std::get<GuestLoadStep>(step.params), deadline, detail);
+      case StepKind::kRepeat:
+        return Repeat(std::get<RepeatStep>(step.params), path, deadline, detail);
+      case StepKind::kSleep:
+        return Sleep(std::get<SleepStep>(step.params), deadline);
     }
   }
 
@@ -286,8 +296,9 @@ class Executor {
       auto free = hp.FreeSlots();
       size_t n = h.max ? free.size() : static_cast<size_t>(h.count);
       if (n > free.size()) {
-        throw StepFailed("expectation", "asked to plug " + std::to_string(n) + " CPUs but QEMU has " +
-                                            std::to_string(free.size()) + " free slots");
+        throw StepFailed("expectation", "asked to plug " + std::to_string(n) +
+                                            " CPUs but QEMU has " + std::to_string(free.size()) +
+                                            " free slots");
       }
       for (size_t i = 0; i < n; ++i) {
         std::string id = h.id && n == 1 ? *h.id : SlotDeviceId(free[i].props);
@@ -349,24 +360,7 @@ class Executor {
         ids.push_back(*id);
       } else {
         // A CPU from -smp has no id: device_del takes its QOM path.
-        const std::string path = *slot->qom_path;
-        const CpuProps props = slot->props;
-        vm().Qmp().Execute("device_del", {{"id", path}}, deadline);
-        // QEMU 7.2 sends DEVICE_DELETED only for such a CPU's lapic child,
-        // not for the CPU: the slot turning free is what says it is gone.
-        for (;;) {
-          auto now = hp.Slots();
-          auto s = std::find_if(now.begin(), now.end(),
-                                [&](const auto& x) { return SameSlot(x.props, props); });
-          if (s == now.end() || !s->plugged()) break;
-          if (deadline.Expired()) {
-            throw TimeoutError("unplug of " + path + ": the slot at " + DescribeProps(props) +
-                               " is still plugged (the guest did not eject it)");
-          }
-          std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-        (*detail)["unplugged"] = {path};
-        return;
+        ids.push_back(*slot->qom_path);
       }
     }
     for (const auto& id : ids) UnplugId(id, deadline);
@@ -386,9 +380,10 @@ class Executor {
       if (!s.online) std::reverse(candidates.begin(), candidates.end());
       if (s.count > 0) {
         if (static_cast<int>(candidates.size()) < s.count) {
-          throw StepFailed("expectation", std::string("asked to ") + (s.online ? "online " : "offline ") +
-                                              std::to_string(s.count) + " CPUs but the guest has " +
-                                              std::to_string(candidates.size()) + " that can change");
+          throw StepFailed("expectation",
+                           std::string("asked to ") + (s.online ? "online " : "offline ") +
+                               std::to_string(s.count) + " CPUs but the guest has " +
+                               std::to_string(candidates.size()) + " that can change");
         }
         candidates.resize(s.count);
       }
@@ -398,8 +393,8 @@ class Executor {
         auto it = std::find_if(vcpus.begin(), vcpus.end(),
                                [&](const auto& v) { return v.logical_id == cpu; });
         if (it == vcpus.end()) {
-          throw StepFailed("expectation", "cpu" + std::to_string(cpu) +
-                                              " is not present in the guest");
+          throw StepFailed("expectation",
+                           "cpu" + std::to_string(cpu) + " is not present in the guest");
         }
         change.push_back({cpu, s.online, true});
       }
@@ -416,8 +411,8 @@ class Executor {
     options.only = c.only;
     options.baseline_states = baseline_states_;
     options.smp = vm().spec().smp;
-    CheckResult r = c.settle ? CheckUntilConsistent(vm(), options, deadline)
-                             : CheckMachine(vm(), options);
+    CheckResult r =
+        c.settle ? CheckUntilConsistent(vm(), options, deadline) : CheckMachine(vm(), options);
     ++result_.checks;
     char name[32];
     std::snprintf(name, sizeof name, "%02d-step", result_.checks);
@@ -455,8 +450,8 @@ class Executor {
   void ExpectError(const ExpectErrorStep& e, const std::string& path, const Deadline& deadline,
                    nlohmann::json* detail) {
     std::exception_ptr thrown = RunInner(e.step[0], path, deadline, detail);
-    std::string want = "QMP error class " + e.error_class +
-                       (e.message ? " with \"" + *e.message + "\"" : "");
+    std::string want =
+        "QMP error class " + e.error_class + (e.message ? " with \"" + *e.message + "\"" : "");
     if (!thrown) throw StepFailed("expectation", "expected " + want + ", but the step succeeded");
     try {
       std::rethrow_exception(thrown);
@@ -465,13 +460,13 @@ class Executor {
     } catch (const AgentError& a) {
       CheckExpectedError(want, e, a.error_class(), a.desc(), detail);
     } catch (const std::exception& other) {
-      throw StepFailed("expectation", "expected " + want + ", but the step failed otherwise: " +
-                                          other.what());
+      throw StepFailed("expectation",
+                       "expected " + want + ", but the step failed otherwise: " + other.what());
     }
   }
 
-  void CheckExpectedError(const std::string& want, const ExpectErrorStep& e,
-                          const std::string& cls, const std::string& desc, nlohmann::json* detail) {
+  void CheckExpectedError(const std::string& want, const ExpectErrorStep& e, const std::string& cls,
+                          const std::string& desc, nlohmann::json* detail) {
     (*detail)["error"] = {{"class", cls}, {"desc", desc}};
     if (cls != e.error_class ||
         (e.message && Lowercase(desc).find(Lowercase(*e.message)) == std::string::npos)) {
@@ -484,17 +479,18 @@ class Executor {
                      nlohmann::json* detail) {
     std::exception_ptr thrown = RunInner(f.step[0], path, deadline, detail);
     if (!thrown) {
-      throw StepFailed("expectation",
-                       "expected the step to fail" +
-                           (f.invariants.empty() ? std::string()
-                                                 : " (invariant " + f.invariants.front() + ")") +
-                           ", but it passed");
+      throw StepFailed(
+          "expectation",
+          "expected the step to fail" +
+              (f.invariants.empty() ? std::string() : " (invariant " + f.invariants.front() + ")") +
+              ", but it passed");
     }
     try {
       std::rethrow_exception(thrown);
     } catch (const std::exception& e) {
       Classified c = Classify(e);
-      (*detail)["failure"] = {{"type", c.type}, {"message", e.what()}, {"invariants", c.invariants}};
+      (*detail)["failure"] = {
+          {"type", c.type}, {"message", e.what()}, {"invariants", c.invariants}};
       for (const auto& want : f.invariants) {
         if (std::find(c.invariants.begin(), c.invariants.end(), want) == c.invariants.end()) {
           throw StepFailed("expectation", "expected invariant " + want + " to fail, but the step " +
@@ -508,8 +504,8 @@ class Executor {
                                             " failure: " + e.what());
       }
       if (f.message && Lowercase(e.what()).find(Lowercase(*f.message)) == std::string::npos) {
-        throw StepFailed("expectation", "expected a failure mentioning \"" + *f.message +
-                                            "\", got: " + e.what());
+        throw StepFailed("expectation",
+                         "expected a failure mentioning \"" + *f.message + "\", got: " + e.what());
       }
     }
   }
@@ -521,15 +517,16 @@ class Executor {
       fs::path dest_dir = result_.artifacts_dir / ("migration-" + std::to_string(migrations_));
       MigrationResult r;
       std::unique_ptr<Machine> dest = Migrate(vm(), dest_dir, m.options, &r);
-      migrations.push_back({{"status", r.status},
-                            {"wall_s", ToSeconds(r.wall_time)},
-                            {"total_time_ms", r.total_time_ms ? nlohmann::json(*r.total_time_ms) : nullptr},
-                            {"downtime_ms", r.downtime_ms ? nlohmann::json(*r.downtime_ms) : nullptr},
-                            {"artifacts", dest_dir.string()}});
+      migrations.push_back(
+          {{"status", r.status},
+           {"wall_s", ToSeconds(r.wall_time)},
+           {"total_time_ms", r.total_time_ms ? nlohmann::json(*r.total_time_ms) : nullptr},
+           {"downtime_ms", r.downtime_ms ? nlohmann::json(*r.downtime_ms) : nullptr},
+           {"artifacts", dest_dir.string()}});
       (*detail)["migrations"] = migrations;
       if (m.expect_status && r.status != *m.expect_status) {
-        throw StepFailed("migration", "migration " + std::to_string(i + 1) + " ended " +
-                                          r.status + ", expected " + *m.expect_status);
+        throw StepFailed("migration", "migration " + std::to_string(i + 1) + " ended " + r.status +
+                                          ", expected " + *m.expect_status);
       }
       if (!dest) break;  // cancelled: the source keeps running
       // The source was shut down by Migrate(); the scenario goes on with the destination.
@@ -585,7 +582,8 @@ class Executor {
     try {
       load_->Stop(vm().Agent(), Deadline::After(kAgentTimeout));
     } catch (const Error& e) {
-      LOG(kWarning, "scenario") << run_.label << ": stopping the guest load at the end: " << e.what();
+      LOG(kWarning, "scenario") << run_.label
+                                << ": stopping the guest load at the end: " << e.what();
     }
     load_.reset();
   }

@@ -4,17 +4,28 @@ namespace cpuhp {
 
 const char* StepKindName(StepKind kind) {
   switch (kind) {
-    case StepKind::kHotplug: return "hotplug";
-    case StepKind::kUnplug: return "unplug";
-    case StepKind::kOnline: return "online";
-    case StepKind::kOffline: return "offline";
-    case StepKind::kCheck: return "check";
-    case StepKind::kExpectError: return "expect_error";
-    case StepKind::kExpectFailure: return "expect_failure";
-    case StepKind::kMigrate: return "migrate";
-    case StepKind::kGuestLoad: return "guest_load";
-    case StepKind::kRepeat: return "repeat";
-    case StepKind::kSleep: return "sleep";
+    case StepKind::kHotplug:
+      return "hotplug";
+    case StepKind::kUnplug:
+      return "unplug";
+    case StepKind::kOnline:
+      return "online";
+    case StepKind::kOffline:
+      return "offline";
+    case StepKind::kCheck:
+      return "check";
+    case StepKind::kExpectError:
+      return "expect_error";
+    case StepKind::kExpectFailure:
+      return "expect_failure";
+    case StepKind::kMigrate:
+      return "migrate";
+    case StepKind::kGuestLoad:
+      return "guest_load";
+    case StepKind::kRepeat:
+      return "repeat";
+    case StepKind::kSleep:
+      return "sleep";
   }
   return "?";
 }
@@ -23,16 +34,24 @@ Clock::duration DefaultStepTimeout(StepKind kind) {
   using std::chrono::minutes;
   switch (kind) {
     case StepKind::kHotplug:
-    case StepKind::kUnplug: return 2 * kHotplugSettleTimeout;
+    case StepKind::kUnplug:
+      return 2 * kHotplugSettleTimeout;
     case StepKind::kOnline:
-    case StepKind::kOffline: return 2 * kAgentTimeout;
-    case StepKind::kCheck: return kHotplugSettleTimeout;
-    case StepKind::kMigrate: return kMigrationTimeout;
-    case StepKind::kGuestLoad: return 2 * kAgentTimeout;
-    case StepKind::kRepeat: return minutes(30);
-    case StepKind::kSleep: return minutes(1);
+    case StepKind::kOffline:
+      return 2 * kAgentTimeout;
+    case StepKind::kCheck:
+      return kHotplugSettleTimeout;
+    case StepKind::kMigrate:
+      return kMigrationTimeout;
+    case StepKind::kGuestLoad:
+      return 2 * kAgentTimeout;
+    case StepKind::kRepeat:
+      return minutes(30);
+    case StepKind::kSleep:
+      return minutes(1);
     case StepKind::kExpectError:
-    case StepKind::kExpectFailure: return 2 * kHotplugSettleTimeout;
+    case StepKind::kExpectFailure:
+      return 2 * kHotplugSettleTimeout;
   }
   return kHotplugSettleTimeout;
 }

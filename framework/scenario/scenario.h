@@ -28,11 +28,11 @@ struct Step;
 
 // hotplug: by count (the lowest free slots first), or one CPU at explicit props.
 struct HotplugStep {
-  int count = 1;                   // used when props is unset; `count: max` resolves at run time
-  bool max = false;                // every free slot
-  std::optional<CpuProps> props;   // explicit socket/die/core/thread
-  std::optional<std::string> id;   // device id; default derived from the slot ("cpu-s1c0t0")
-  bool online = false;             // online the new guest CPUs through the agent
+  int count = 1;                  // used when props is unset; `count: max` resolves at run time
+  bool max = false;               // every free slot
+  std::optional<CpuProps> props;  // explicit socket/die/core/thread
+  std::optional<std::string> id;  // device id; default derived from the slot ("cpu-s1c0t0")
+  bool online = false;            // online the new guest CPUs through the agent
 };
 
 // unplug: by ids, by count (most recently plugged first), all hot-plugged, or
@@ -48,9 +48,9 @@ struct UnplugStep {
 // online / offline, guest side, through guest-set-vcpus.
 struct SetOnlineStep {
   bool online = true;
-  bool all = true;        // every present CPU that can change
-  CpuSet cpus;            // explicit guest CPU numbers (when !all and count == 0)
-  int count = 0;          // offline: the highest-numbered N online CPUs; online: the lowest N offline
+  bool all = true;  // every present CPU that can change
+  CpuSet cpus;      // explicit guest CPU numbers (when !all and count == 0)
+  int count = 0;    // offline: the highest-numbered N online CPUs; online: the lowest N offline
 };
 
 struct CheckStep {
@@ -86,7 +86,7 @@ struct GuestLoadStep {
 };
 
 struct RepeatStep {
-  int times = 0;                                // 0: use duration
+  int times = 0;  // 0: use duration
   std::optional<Clock::duration> duration;
   std::vector<Step> steps;
 };
@@ -116,7 +116,7 @@ struct Step {
   std::string name;           // `name:` or a description derived from the parameters
   Clock::duration timeout{};  // unscaled; turned into a Deadline (scaled) when the step starts
   SourceLocation where;
-  std::string path;           // its place in the file, "steps[2]" or "steps[3].repeat.steps[1]"
+  std::string path;  // its place in the file, "steps[2]" or "steps[3].repeat.steps[1]"
   // Where individual parameters were written ("count", "socket", ...), for
   // messages about them.
   std::map<std::string, SourceLocation> field_where;
@@ -141,21 +141,21 @@ struct MachineConfig {
   std::string backend = "qemu";
   // name, machine_type, accel, cpu_model, smp, memory_mib, disk, qemu_binary, extra_args.
   MachineSpec spec;
-  bool cpu_model_set = false;  // else qemu64, or max when threads > 1
+  bool cpu_model_set = false;                // else qemu64, or max when threads > 1
   std::optional<std::filesystem::path> kit;  // default GuestKit::DefaultDir()
   Clock::duration boot_timeout = kBootTimeout;
 };
 
 // One run of a scenario: a matrix combination, fully resolved.
 struct ScenarioRun {
-  std::string scenario;           // the scenario's name
-  std::filesystem::path file;     // the file it came from
+  std::string scenario;        // the scenario's name
+  std::filesystem::path file;  // the file it came from
   std::string description;
-  std::string label;              // "smoke", or "topology[s2c2t2]" for a matrix run
+  std::string label;  // "smoke", or "topology[s2c2t2]" for a matrix run
   std::vector<std::pair<std::string, std::string>> matrix;  // axis -> value label
   MachineConfig machine;
   std::vector<Step> steps;
-  SourceLocation where;           // the scenario's first line
+  SourceLocation where;  // the scenario's first line
 
   // A directory name for the run: the label with unsafe characters replaced.
   std::string DirName() const;

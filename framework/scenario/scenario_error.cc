@@ -8,6 +8,8 @@ std::string SourceLocation::ToString() const {
 }
 
 ScenarioError::ScenarioError(SourceLocation where, std::string message)
-    : Error(where.ToString() + ": " + message), where_(std::move(where)), detail_(std::move(message)) {}
+    : Error(where.ToString() + ": " + message),
+      where_(std::move(where)),
+      detail_(std::move(message)) {}
 
 }  // namespace cpuhp

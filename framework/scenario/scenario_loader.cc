@@ -17,8 +17,8 @@ namespace fs = std::filesystem;
 
 const std::vector<std::string>& StepKindWords() {
   static const std::vector<std::string> words = {
-      "hotplug", "unplug",  "online",     "offline", "check", "expect_error",
-      "expect_failure", "migrate", "guest_load", "repeat", "sleep"};
+      "hotplug",        "unplug",  "online",     "offline", "check", "expect_error",
+      "expect_failure", "migrate", "guest_load", "repeat",  "sleep"};
   return words;
 }
 
@@ -32,14 +32,16 @@ std::optional<StepKind> StepKindFromWord(const std::string& word) {
 bool IsValidDeviceId(const std::string& id) {
   // QEMU's id_wellformed(): a letter, then letters, digits, '-', '.', '_'.
   if (id.empty() || !std::isalpha(static_cast<unsigned char>(id[0]))) return false;
-  return id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") ==
+  return id.find_first_not_of(
+             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") ==
          std::string::npos;
 }
 
 std::string DeviceId(const YamlValue& v) {
   std::string id = v.AsString();
   if (!IsValidDeviceId(id)) {
-    v.Fail("\"" + id + "\" is not a valid QEMU device id (a letter, then letters, digits, "
+    v.Fail("\"" + id +
+           "\" is not a valid QEMU device id (a letter, then letters, digits, "
            "'-', '.' or '_')");
   }
   return id;
@@ -48,8 +50,10 @@ std::string DeviceId(const YamlValue& v) {
 // Reads socket/die/core/thread of `m` into props; false if none is given.
 bool ReadProps(const YamlMap& m, Step& step, CpuProps* props) {
   bool any = false;
-  for (auto [key, member] : {std::pair{"socket", &CpuProps::socket_id}, {"die", &CpuProps::die_id},
-                             {"core", &CpuProps::core_id}, {"thread", &CpuProps::thread_id}}) {
+  for (auto [key, member] : {std::pair{"socket", &CpuProps::socket_id},
+                             {"die", &CpuProps::die_id},
+                             {"core", &CpuProps::core_id},
+                             {"thread", &CpuProps::thread_id}}) {
     if (auto v = m.Get(key)) {
       props->*member = v->AsInt(0, 1023);
       step.field_where[key] = v->where();
@@ -92,9 +96,11 @@ class StepParser {
       for (const auto& [key, value] : m.entries()) {
         if (key == "name" || key == "timeout") continue;
         if (found) {
-          throw ScenarioError(m.KeyWhere(key), item.path() + ": a step does one thing, but this "
-                                               "one has both '" + *found + "' and '" + key +
-                                               "': write them as two steps");
+          throw ScenarioError(m.KeyWhere(key), item.path() +
+                                                   ": a step does one thing, but this "
+                                                   "one has both '" +
+                                                   *found + "' and '" + key +
+                                                   "': write them as two steps");
         }
         found = key;
         step.kind = *StepKindFromWord(key);
@@ -110,22 +116,46 @@ class StepParser {
         if (step.timeout <= Clock::duration::zero()) timeout->Fail("must be more than zero");
       }
     } else {
-      item.Fail("expected a step (a map such as {hotplug: {count: 1}} or a word such as "
-                "check), got " + item.TypeName());
+      item.Fail(
+          "expected a step (a map such as {hotplug: {count: 1}} or a word such as "
+          "check), got " +
+          item.TypeName());
     }
     const YamlValue& anchor = params ? *params : item;
     switch (step.kind) {
-      case StepKind::kHotplug: step.params = Hotplug(params, anchor, step); break;
-      case StepKind::kUnplug: step.params = Unplug(params, anchor, step); break;
-      case StepKind::kOnline: step.params = SetOnline(params, true, step); break;
-      case StepKind::kOffline: step.params = SetOnline(params, false, step); break;
-      case StepKind::kCheck: step.params = Check(params, step); break;
-      case StepKind::kExpectError: step.params = ExpectError(anchor, params, step); break;
-      case StepKind::kExpectFailure: step.params = ExpectFailure(anchor, params, step); break;
-      case StepKind::kMigrate: step.params = Migrate(params, step); break;
-      case StepKind::kGuestLoad: step.params = GuestLoad(params, step); break;
-      case StepKind::kRepeat: step.params = Repeat(anchor, params, step); break;
-      case StepKind::kSleep: step.params = Sleep(anchor, params, step); break;
+      case StepKind::kHotplug:
+        step.params = Hotplug(params, anchor, step);
+        break;
+      case StepKind::kUnplug:
+        step.params = Unplug(params, anchor, step);
+        break;
+      case StepKind::kOnline:
+        step.params = SetOnline(params, true, step);
+        break;
+      case StepKind::kOffline:
+        step.params = SetOnline(params, false, step);
+        break;
+      case StepKind::kCheck:
+        step.params = Check(params, step);
+        break;
+      case StepKind::kExpectError:
+        step.params = ExpectError(anchor, params, step);
+        break;
+      case StepKind::kExpectFailure:
+        step.params = ExpectFailure(anchor, params, step);
+        break;
+      case StepKind::kMigrate:
+        step.params = Migrate(params, step);
+        break;
+      case StepKind::kGuestLoad:
+        step.params = GuestLoad(params, step);
+        break;
+      case StepKind::kRepeat:
+        step.params = Repeat(anchor, params, step);
+        break;
+      case StepKind::kSleep:
+        step.params = Sleep(anchor, params, step);
+        break;
     }
     if (step.timeout == Clock::duration::zero()) step.timeout = DefaultTimeout(step);
     return step;
@@ -169,8 +199,9 @@ class StepParser {
       if (ReadProps(m, step, &props)) {
         if (m.Has("count")) {
           throw ScenarioError(m.KeyWhere("count"),
-                              v->path() + ": 'count' and an explicit socket/die/core/thread "
-                                          "cannot be combined (one explicit CPU per step)");
+                              v->path() +
+                                  ": 'count' and an explicit socket/die/core/thread "
+                                  "cannot be combined (one explicit CPU per step)");
         }
         h.props = props;
       } else if (auto c = m.Get("count")) {
@@ -244,10 +275,14 @@ class StepParser {
     }
     (void)anchor;
     if (step.name.empty()) {
-      if (u.all) step.name = "unplug all";
-      else if (!u.ids.empty()) step.name = "unplug " + JoinWords(u.ids, ",");
-      else if (u.props) step.name = "unplug " + DescribeProps(*u.props);
-      else step.name = "unplug " + std::to_string(u.count);
+      if (u.all)
+        step.name = "unplug all";
+      else if (!u.ids.empty())
+        step.name = "unplug " + JoinWords(u.ids, ",");
+      else if (u.props)
+        step.name = "unplug " + DescribeProps(*u.props);
+      else
+        step.name = "unplug " + std::to_string(u.count);
     }
     return u;
   }
@@ -291,8 +326,10 @@ class StepParser {
       }
     }
     if (step.name.empty()) {
-      step.name = std::string(online ? "online " : "offline ") +
-                  (s.all ? "all" : s.count > 0 ? std::to_string(s.count) : s.cpus.ToString());
+      step.name =
+          std::string(online ? "online " : "offline ") + (s.all         ? "all"
+                                                          : s.count > 0 ? std::to_string(s.count)
+                                                                        : s.cpus.ToString());
     }
     return s;
   }
@@ -303,8 +340,10 @@ class StepParser {
       YamlMap m = v->AsMap({"only", "settle"});
       if (auto only = m.Get("only")) {
         std::vector<YamlValue> names;
-        if (only->IsSequence()) names = only->Items();
-        else names.push_back(*only);
+        if (only->IsSequence())
+          names = only->Items();
+        else
+          names.push_back(*only);
         const auto& known = InvariantNames();
         for (const auto& n : names) {
           std::string name = n.AsString();
@@ -324,8 +363,7 @@ class StepParser {
     return c;
   }
 
-  Step Inner(const YamlValue& v, const char* wrapper,
-             std::initializer_list<StepKind> refused) {
+  Step Inner(const YamlValue& v, const char* wrapper, std::initializer_list<StepKind> refused) {
     Step inner = Parse(v);
     if (std::find(refused.begin(), refused.end(), inner.kind) != refused.end()) {
       std::string why = inner.kind == StepKind::kCheck
@@ -358,8 +396,9 @@ class StepParser {
   ExpectFailureStep ExpectFailure(const YamlValue& anchor, const std::optional<YamlValue>& v,
                                   Step& step) {
     if (!v || !v->IsMap()) {
-      anchor.Fail("expect_failure needs a map: {invariant: NAME, step: {check: ...}} or "
-                  "{error: migration, step: {migrate: ...}}");
+      anchor.Fail(
+          "expect_failure needs a map: {invariant: NAME, step: {check: ...}} or "
+          "{error: migration, step: {migrate: ...}}");
     }
     YamlMap m = v->AsMap({"invariant", "invariants", "error", "message", "step"});
     ExpectFailureStep f;
@@ -383,17 +422,17 @@ class StepParser {
     }
     if (auto msg = m.Get("message")) f.message = msg->AsString();
     YamlValue inner_value = m.Require("step");
-    f.step.push_back(Inner(inner_value, "expect_failure",
-                           {StepKind::kExpectError, StepKind::kExpectFailure, StepKind::kRepeat,
-                            StepKind::kSleep}));
+    f.step.push_back(Inner(
+        inner_value, "expect_failure",
+        {StepKind::kExpectError, StepKind::kExpectFailure, StepKind::kRepeat, StepKind::kSleep}));
     if (!f.invariants.empty() && f.step[0].kind != StepKind::kCheck) {
       inner_value.Fail("'invariant' names what a check must catch, so the step must be a check");
     }
     if (step.timeout == Clock::duration::zero()) {
       // A check that must fail settles only briefly: a lasting inconsistency
       // is the point, and waiting the full check deadline for it is waste.
-      step.timeout = f.step[0].kind == StepKind::kCheck ? kExpectedFailureCheckTimeout
-                                                        : f.step[0].timeout;
+      step.timeout =
+          f.step[0].kind == StepKind::kCheck ? kExpectedFailureCheckTimeout : f.step[0].timeout;
     }
     if (step.name.empty()) {
       step.name = "expect_failure" +
@@ -464,16 +503,18 @@ class StepParser {
     YamlMap m = v->AsMap({"times", "duration", "steps"});
     RepeatStep r;
     if (m.Has("times") && m.Has("duration")) {
-      throw ScenarioError(m.KeyWhere("duration"),
-                          v->path() + ": give times or duration, not both");
+      throw ScenarioError(m.KeyWhere("duration"), v->path() + ": give times or duration, not both");
     }
-    if (auto t = m.Get("times")) r.times = t->AsInt(1, 100000);
-    else if (auto d = m.Get("duration")) r.duration = d->AsDuration();
-    else v->Fail("repeat needs times or duration");
+    if (auto t = m.Get("times"))
+      r.times = t->AsInt(1, 100000);
+    else if (auto d = m.Get("duration"))
+      r.duration = d->AsDuration();
+    else
+      v->Fail("repeat needs times or duration");
     r.steps = ParseList(m.Require("steps"));
     if (step.name.empty()) {
-      step.name = "repeat " + (r.times > 0 ? std::to_string(r.times) + "x"
-                                           : FormatDuration(*r.duration));
+      step.name =
+          "repeat " + (r.times > 0 ? std::to_string(r.times) + "x" : FormatDuration(*r.duration));
     }
     if (step.timeout == Clock::duration::zero() && r.duration) {
       // The last iteration may start just before the duration ends.
@@ -483,7 +524,8 @@ class StepParser {
     } else if (step.timeout == Clock::duration::zero()) {
       Clock::duration body{};
       for (const auto& s : r.steps) body += s.timeout;
-      step.timeout = std::max<Clock::duration>(body * r.times, DefaultStepTimeout(StepKind::kRepeat));
+      step.timeout =
+          std::max<Clock::duration>(body * r.times, DefaultStepTimeout(StepKind::kRepeat));
     }
     return r;
   }
@@ -505,8 +547,10 @@ int ParseMemoryMib(const YamlValue& v) {
     if (!number.empty() && number.size() < 8) {
       long long n = std::stoll(number);
       long long mib = -1;
-      if (unit.empty() || unit == "M" || unit == "MiB" || unit == "m") mib = n;
-      else if (unit == "G" || unit == "GiB" || unit == "g") mib = n * 1024;
+      if (unit.empty() || unit == "M" || unit == "MiB" || unit == "m")
+        mib = n;
+      else if (unit == "G" || unit == "GiB" || unit == "g")
+        mib = n * 1024;
       if (mib >= 64 && mib <= 1024 * 1024) return static_cast<int>(mib);
       if (mib >= 0) v.Fail("memory must be between 64 MiB and 1 TiB, got " + text);
     }
@@ -524,8 +568,8 @@ MachineConfig ParseMachine(const std::optional<YamlValue>& v, const fs::path& fi
   MachineConfig c;
   c.spec.smp = {.cpus = 1, .maxcpus = 4};
   if (!v || v->IsNull()) return c;
-  YamlMap m = v->AsMap({"backend", "type", "accel", "cpu", "smp", "memory", "kit", "disk",
-                        "kernel", "initrd", "append", "qemu", "extra_args", "boot_timeout"});
+  YamlMap m = v->AsMap({"backend", "type", "accel", "cpu", "smp", "memory", "kit", "disk", "kernel",
+                        "initrd", "append", "qemu", "extra_args", "boot_timeout"});
   if (auto b = m.Get("backend")) {
     if (b->IsScalar() && b->Scalar() == "libvirt") {
       b->Fail("backend 'libvirt' is not implemented in this build (only 'qemu' is)");
@@ -623,8 +667,9 @@ std::vector<ScenarioRun> LoadScenarioRuns(const fs::path& file) {
   std::string name = file.stem().string();
   if (auto n = m.Get("name")) {
     name = n->AsString();
-    if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                               "0123456789_-.") != std::string::npos) {
+    if (name.empty() ||
+        name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "0123456789_-.") != std::string::npos) {
       n->Fail("scenario name '" + name + "' must be letters, digits, '-', '_' and '.'");
     }
   }
@@ -651,8 +696,9 @@ std::vector<ScenarioRun> LoadScenarioRuns(const fs::path& file) {
       if (e.value.IsSequence()) {
         for (const auto& item : values.Items()) {
           if (!item.IsScalar() || item.IsNull()) {
-            item.Fail("a list axis takes plain values; to give maps, name them: "
-                      "{label: {..}, other: {..}}");
+            item.Fail(
+                "a list axis takes plain values; to give maps, name them: "
+                "{label: {..}, other: {..}}");
           }
           axis.values.emplace_back(item.Scalar(), YAML::Node(item.Scalar()));
         }
@@ -668,8 +714,7 @@ std::vector<ScenarioRun> LoadScenarioRuns(const fs::path& file) {
           axis.values.emplace_back(v.key, v.value);
         }
       } else {
-        values.Fail("expected a list of values or a map of label: value, got " +
-                    values.TypeName());
+        values.Fail("expected a list of values or a map of label: value, got " + values.TypeName());
       }
       if (axis.values.empty()) values.Fail("the axis has no values");
       axes.push_back(std::move(axis));

@@ -96,64 +96,60 @@ std::string OstStatusName(int status) {
 }
 }  // namespace
 
-CpuHotplug::UnplugResult CpuHotplug::Unplug(const std::string& id, const Deadline& deadline) {
-  LOG(kInfo, "hotplug") << "unplugging " << id;
-  qmp_.Execute("device_del", {{"id", id}}, deadline);
+CpuHotplug::UnplugResult CpuHotplug::Unplug(const std::string& target,
+                                            const Deadline& deadline) {
+  LOG(kInfo, "hotplug") << "unplugging " << target;
   UnplugResult result;
+  // The guest's _OST names the ACPI slot, and the device only when it has an
+  // id (CPUs from -smp have none): follow the eject by slot. QEMU numbers
+  // ACPI CPU slots in possible-CPU (APIC id) order and lists them in
+  // query-hotpluggable-cpus last first.
+  auto slots = Slots();
+  for (size_t i = 0; i < slots.size(); ++i) {
+    if (PluggedDeviceId(slots[i]) == target || slots[i].qom_path == target) {
+      result.acpi_slot = std::to_string(slots.size() - 1 - i);
+    }
+  }
+  qmp_.Execute("device_del", {{"id", target}}, deadline);
   auto is_deleted = [&](const nlohmann::json& ev) {
-    return ev["event"] == "DEVICE_DELETED" && JsonMatches(ev["data"], {{"device", id}});
+    return ev["event"] == "DEVICE_DELETED" && JsonMatches(ev["data"], {{"device", target}});
   };
-  // The guest acknowledges the eject request naming our device, with the
-  // ACPI slot; its final _OST (once the device is gone) names only the slot.
-  auto first = qmp_.TryWaitForAnyEvent(
-      [&](const nlohmann::json& ev) {
-        return is_deleted(ev) ||
-               (ev["event"] == "ACPI_DEVICE_OST" &&
-                JsonMatches(ev["data"], {{"info", {{"device", id}, {"source", kOstEjectRequest}}}}));
-      },
-      deadline);
-  if (!first) throw TimeoutError("unplug of " + id + ": the guest never answered the eject request (no ACPI_DEVICE_OST)");
-  if (is_deleted(*first)) {
-    result.device_deleted_event = true;
-    return result;
-  }
-  const auto& info = (*first)["data"]["info"];
-  result.acpi_slot = info.value("slot", "");
-  int status = info.value("status", -1);
-  if (status != kOstSuccess && status != kOstEjectInProgress) {
-    throw HotplugError("unplug of " + id + ": the guest refused the eject, _OST status " +
-                       OstStatusName(status));
-  }
-  if (status == kOstEjectInProgress) {
-    auto done = qmp_.TryWaitForAnyEvent(
-        [&](const nlohmann::json& ev) {
-          return is_deleted(ev) ||
-                 (ev["event"] == "ACPI_DEVICE_OST" &&
-                  JsonMatches(ev["data"], {{"info", {{"slot", result.acpi_slot},
-                                                     {"source", kOstEjectRequest}}}}));
-        },
-        deadline);
-    if (!done) throw TimeoutError("unplug of " + id + ": the guest did not finish the eject (ACPI slot " + result.acpi_slot + ")");
-    if (is_deleted(*done)) {
+  auto is_eject_ost = [&](const nlohmann::json& ev) {
+    if (ev["event"] != "ACPI_DEVICE_OST") return false;
+    const auto& info = ev["data"]["info"];
+    return info.value("source", -1) == kOstEjectRequest &&
+           (info.value("device", "") == target || info.value("slot", "") == result.acpi_slot);
+  };
+  for (;;) {
+    auto ev = qmp_.TryWaitForAnyEvent(
+        [&](const nlohmann::json& e) { return is_deleted(e) || is_eject_ost(e); }, deadline);
+    if (!ev) {
+      throw TimeoutError("unplug of " + target + ": the guest did not finish the eject (ACPI slot " +
+                         result.acpi_slot + "; no ACPI_DEVICE_OST with status 0)");
+    }
+    if (is_deleted(*ev)) {
       result.device_deleted_event = true;
       return result;
     }
-    int final_status = (*done)["data"]["info"].value("status", -1);
-    if (final_status != kOstSuccess) {
-      throw HotplugError("unplug of " + id + ": the eject failed, _OST status " +
-                         OstStatusName(final_status));
+    int status = (*ev)["data"]["info"].value("status", -1);
+    if (status == kOstEjectInProgress) continue;
+    if (status != kOstSuccess) {
+      throw HotplugError("unplug of " + target + ": the guest refused the eject, _OST status " +
+                         OstStatusName(status));
     }
+    break;
   }
   for (const auto& slot : Slots()) {
-    if (PluggedDeviceId(slot) == id) {
-      throw HotplugError("unplug of " + id + ": the guest reported the eject done but QEMU still has the CPU plugged at " + *slot.qom_path);
+    if (PluggedDeviceId(slot) == target || slot.qom_path == target) {
+      throw HotplugError("unplug of " + target + ": the guest reported the eject done but QEMU "
+                         "still has the CPU plugged at " + *slot.qom_path);
     }
   }
-  // The event may still come (it does for CPUs that never ran); take it if it is already here.
+  // The event may still come (it does for some CPUs); take it if it is already here.
   result.device_deleted_event =
       qmp_.TryWaitForAnyEvent(is_deleted, Deadline::AfterUnscaled(Clock::duration::zero())).has_value();
   if (!result.device_deleted_event) {
-    LOG(kDebug, "hotplug") << id << ": ejected and slot freed; DEVICE_DELETED not (yet) sent";
+    LOG(kDebug, "hotplug") << target << ": ejected and slot freed; DEVICE_DELETED not (yet) sent";
   }
   return result;
 }

@@ -78,11 +78,13 @@ class CpuHotplug {
     // and query-hotpluggable-cpus shows the slot free.
     bool device_deleted_event = false;
   };
-  // device_del, then waits for the guest to eject the CPU (ACPI_DEVICE_OST,
-  // source 3 "eject request", status 0) and QEMU to free the slot, or for
-  // DEVICE_DELETED. Throws QmpError if QEMU refuses, HotplugError if the guest
-  // refuses the eject (_OST status 0x80-0x83), TimeoutError otherwise.
-  UnplugResult Unplug(const std::string& id, const Deadline& deadline);
+  // device_del of `target` (a device id, or the QOM path of a CPU from -smp,
+  // which has no id), then waits for the guest to eject the CPU
+  // (ACPI_DEVICE_OST, source 3 "eject request", status 0) and QEMU to free the
+  // slot, or for DEVICE_DELETED. Throws QmpError if QEMU refuses,
+  // HotplugError if the guest refuses the eject (_OST status 0x80-0x83),
+  // TimeoutError otherwise.
+  UnplugResult Unplug(const std::string& target, const Deadline& deadline);
 
  private:
   QmpClient& qmp_;

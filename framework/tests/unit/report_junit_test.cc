@@ -3,8 +3,6 @@
 // counts equal to the elements present, failure carrying the invariants and
 // the serial tail), and validated against tests/data/junit.xsd with xmllint
 // where it is installed.
-#include "report/junit.h"
-
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -12,6 +10,7 @@
 #include <memory>
 
 #include "report/json_report.h"
+#include "report/junit.h"
 #include "report/summary.h"
 #include "util/fd.h"
 #include "util/process.h"
@@ -226,9 +225,10 @@ TEST(JunitTest, ValidatesAgainstTheJunitSchema) {
   std::filesystem::path xml = dir.path() / "junit.xml";
   std::ofstream(xml) << JunitXml(SampleInvocation());
   std::filesystem::path log = dir.path() / "xmllint.log";
-  Process p = Process::Spawn({.argv = {"xmllint", "--noout", "--schema",
-                                       std::string(CPUHP_TEST_DATA_DIR) + "/junit.xsd", xml.string()},
-                              .output = log});
+  Process p =
+      Process::Spawn({.argv = {"xmllint", "--noout", "--schema",
+                               std::string(CPUHP_TEST_DATA_DIR) + "/junit.xsd", xml.string()},
+                      .output = log});
   auto status = p.Wait(Deadline::After(std::chrono::seconds(30)));
   ASSERT_TRUE(status);
   EXPECT_EQ(status->code, 0) << ReadFileToString(log);
@@ -236,9 +236,10 @@ TEST(JunitTest, ValidatesAgainstTheJunitSchema) {
   std::string broken = JunitXml(SampleInvocation());
   broken.replace(broken.find(" name=\"smoke\""), 13, "");
   std::ofstream(xml) << broken;
-  Process q = Process::Spawn({.argv = {"xmllint", "--noout", "--schema",
-                                       std::string(CPUHP_TEST_DATA_DIR) + "/junit.xsd", xml.string()},
-                              .output = log});
+  Process q =
+      Process::Spawn({.argv = {"xmllint", "--noout", "--schema",
+                               std::string(CPUHP_TEST_DATA_DIR) + "/junit.xsd", xml.string()},
+                      .output = log});
   auto broken_status = q.Wait(Deadline::After(std::chrono::seconds(30)));
   ASSERT_TRUE(broken_status);
   EXPECT_NE(broken_status->code, 0);
@@ -283,7 +284,8 @@ TEST(SummaryTest, ListsFailuresWithTheirArtifactsAndTotals) {
   std::string s = SummaryText(SampleInvocation(), false);
   EXPECT_NE(s.find("PASS  smoke"), std::string::npos) << s;
   EXPECT_NE(s.find("FAIL  topology[s2c2t2]"), std::string::npos) << s;
-  EXPECT_NE(s.find("check failed (present-count, state-settled) at step 3"), std::string::npos) << s;
+  EXPECT_NE(s.find("check failed (present-count, state-settled) at step 3"), std::string::npos)
+      << s;
   EXPECT_NE(s.find("artifacts: cpuhp-artifacts/x/topology[s2c2t2]"), std::string::npos) << s;
   EXPECT_NE(s.find("5 runs: 2 passed, 1 failed, 1 could not run, 1 skipped"), std::string::npos)
       << s;

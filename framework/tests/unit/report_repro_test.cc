@@ -1,13 +1,12 @@
 // Repro script generation from a recorded run directory (spec.json and
 // transcript.log): what is replayed, what is rewritten, where it stops, and
 // that bash accepts the script. The VM test repro_script_test.cc runs one.
-#include "report/repro.h"
-
 #include <gtest/gtest.h>
 
 #include <fstream>
 
 #include "report/artifacts.h"
+#include "report/repro.h"
 #include "report/spec_json.h"
 #include "util/error.h"
 #include "util/fd.h"
@@ -113,10 +112,12 @@ TEST_F(ReproScriptTest, ReplaysCommandsEventsAndFileReadsInOrder) {
   at("trap cleanup EXIT");
   size_t connect = at("\nqmp_connect\n");
   size_t step = at("echo '### step 1: hotplug 1 +online'");
-  size_t add = at(R"(qmp '{"arguments":{"core-id":1,"driver":"qemu64-x86_64-cpu","id":"cpu-s0c1t0")");
+  size_t add =
+      at(R"(qmp '{"arguments":{"core-id":1,"driver":"qemu64-x86_64-cpu","id":"cpu-s0c1t0")");
   size_t ost = at(R"(qmp_event ACPI_DEVICE_OST '"cpu-s0c1t0"')");
   size_t sync = at("\nqga_connect\n");
-  size_t set = at(R"(qga '{"arguments":{"vcpus":[{"logical-id":1,"online":true}]},"execute":"guest-set-vcpus"}')");
+  size_t set = at(
+      R"(qga '{"arguments":{"vcpus":[{"logical-id":1,"online":true}]},"execute":"guest-set-vcpus"}')");
   size_t cat = at("qga_cat '/sys/devices/system/cpu/online'");
   size_t write = at("qga_write '/sys/devices/system/cpu/cpu1/online' 'MAo='");
   size_t del = at(R"(qmp '{"arguments":{"id":"cpu-s0c1t0"},"execute":"device_del")");
@@ -157,8 +158,7 @@ TEST_F(ReproScriptTest, StopsBeforeAMigration) {
 
 TEST_F(ReproScriptTest, BashAcceptsTheScriptAndItIsExecutable) {
   Transcript({R"(qmp -> {"execute":"query-status","id":"cpuhp-2"})",
-              R"(scenario -- step 1: it's "quoted")",
-              R"(qga -> {"execute":"guest-get-vcpus"})"});
+              R"(scenario -- step 1: it's "quoted")", R"(qga -> {"execute":"guest-get-vcpus"})"});
   fs::path script = WriteReproScript(dir_.path());
   EXPECT_EQ(script, dir_.path() / "repro.sh");
   EXPECT_NE(fs::status(script).permissions() & fs::perms::owner_exec, fs::perms::none);
@@ -181,7 +181,8 @@ TEST(SpecJsonTest, RoundTrips) {
   spec.smp = {1, 8, 2, 0, 2, 2};
   spec.memory_mib = 1024;
   spec.disk = "/images/guest.qcow2";
-  spec.cpu_devices.push_back({"max-x86_64-cpu", "cpu-s1c0t0", CpuProps::FromJson({{"socket-id", 1}})});
+  spec.cpu_devices.push_back(
+      {"max-x86_64-cpu", "cpu-s1c0t0", CpuProps::FromJson({{"socket-id", 1}})});
   spec.incoming = "defer";
   spec.extra_args = {"-s"};
   MachineSpec back = SpecFromJson(SpecToJson(spec));

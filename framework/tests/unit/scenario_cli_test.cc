@@ -35,7 +35,8 @@ class CliTest : public ::testing::Test {
   // Runs cpuhp with the fake QEMU first on PATH, in the temp dir.
   CliResult Cli(const std::vector<std::string>& args) {
     std::string command = "cd '" + dir_.path().string() + "' && PATH='" +
-                          (dir_.path() / "bin").string() + "':\"$PATH\" exec '" + CPUHP_BINARY + "'";
+                          (dir_.path() / "bin").string() + "':\"$PATH\" exec '" + CPUHP_BINARY +
+                          "'";
     for (const auto& a : args) command += " '" + a + "'";
     fs::path log = dir_.path() / "cli.log";
     fs::remove(log);
@@ -133,10 +134,12 @@ steps: [{hotplug: "${n}"}]
 }
 
 TEST_F(CliTest, MissingQemuIsASetupErrorWithReports) {
-  fs::path f = Write("s.yaml", "machine: {qemu: /nonexistent/qemu-system-x86_64}\nsteps: [check]\n");
+  fs::path f =
+      Write("s.yaml", "machine: {qemu: /nonexistent/qemu-system-x86_64}\nsteps: [check]\n");
   fs::path art = dir_.path() / "art";
-  CliResult r = Cli({"run", "--artifacts", art.string(), "--junit", (dir_.path() / "j.xml").string(),
-                     "--json", (dir_.path() / "r.json").string(), f.string()});
+  CliResult r =
+      Cli({"run", "--artifacts", art.string(), "--junit", (dir_.path() / "j.xml").string(),
+           "--json", (dir_.path() / "r.json").string(), f.string()});
   EXPECT_EQ(r.code, 3) << r.output;
   nlohmann::json report = ReadJsonFile(dir_.path() / "r.json");
   EXPECT_EQ(report["exit_code"], 3);

@@ -269,8 +269,8 @@ TEST_P(BadScenarioTest, GetsItsPreciseError) {
     FAIL() << file << " loaded without error; expected " << expected;
   } catch (const ScenarioError& e) {
     EXPECT_EQ(e.where().file, file.lexically_normal().string());
-    std::string got = std::to_string(e.where().line) + ":" + std::to_string(e.where().column) +
-                      ": " + e.detail();
+    std::string got =
+        std::to_string(e.where().line) + ":" + std::to_string(e.where().column) + ": " + e.detail();
     if (expected.size() > 3 && expected.compare(expected.size() - 3, 3, "...") == 0) {
       EXPECT_EQ(got.substr(0, expected.size() - 3), expected.substr(0, expected.size() - 3));
     } else {

@@ -170,36 +170,5 @@ TEST_F(MigrationFailureTest, TimeoutCancelsTheMigrationAndSaysWhatToTune) {
   ExpectSourceUnharmed(src);
 }
 
-// A QEMU bug cpuhp found, pinned here so that a fixed QEMU shows up: under
-// TCG, QEMU 7.2's source aborts (glibc's "free(): invalid pointer" or
-// "double free or corruption", in
-// qemu_savevm_state_setup -> memory_region_transaction_commit) when a
-// migration starts after the hot-unplug of a vCPU that has run guest code.
-// A vCPU that was plugged and unplugged without ever being onlined migrates
-// fine. Elsewhere (KVM, other QEMU versions) the migration must succeed.
-TEST_F(MigrationFailureTest, UnplugOfACpuThatRanThenMigrateOnQemu72Tcg) {
-  Machine& src = BootGuest(KitSpec("src", {.cpus = 1, .maxcpus = 4}));
-  Plug(src, "cpu1");
-  OnlineAll(src, 2);
-  CpuHotplug(src.Qmp()).Unplug("cpu1", Deadline::After(kHotplugSettleTimeout));
-  ExpectConsistent(src);
-  nlohmann::json version = src.Qmp().Execute("query-version");
-  bool known_bug = src.accel() == Accel::kTcg && version["qemu"].value("major", 0) == 7;
-
-  MigrationResult r;
-  if (!known_bug) {
-    Machine& dst = MigrateTo(src, "dst", {}, &r);
-    EXPECT_THAT(r.differences, IsEmpty());
-    ExpectConsistent(dst);
-    return;
-  }
-  RecordProperty("known_qemu_bug", "TCG vCPU unplug then migration aborts QEMU " + version.dump());
-  std::string message = ExpectMigrationError(src, "dst", {}, &r);
-  EXPECT_THAT(message, AllOf(HasSubstr("the source QEMU died mid-migration"),
-                             HasSubstr("killed by signal 6")));
-  EXPECT_FALSE(src.Running());
-  EXPECT_THAT(QemuProcessesMentioning(src.artifacts_dir().string()), IsEmpty());
-}
-
 }  // namespace
 }  // namespace cpuhp::testing

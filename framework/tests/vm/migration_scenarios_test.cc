@@ -97,22 +97,15 @@ TEST_F(MigrationTest, PluggedCpuLeftOfflineStaysOfflineOverTcp) {
   ExpectConsistent(dst);
 }
 
-// Three CPUs plugged, the middle one unplugged: the destination must get
-// -device for cores 1 and 3 only, leaving the hole where it was. The middle
-// CPU is never onlined before its unplug: under TCG, QEMU 7.2 aborts at the
-// start of a migration after the unplug of a vCPU that has run
-// (MigrationKnownBugTest below).
+// A hole in the middle of the slots: cores 1 and 3 plugged, core 2 free. The
+// destination must get -device for cores 1 and 3 only, leaving the hole
+// where it was. (The hole left by an unplug: HoleLeftByAnUnplug below.)
 TEST_F(MigrationTest, HoleInTheMiddleOfTheSlotsSurvivesMigration) {
   Machine& src = BootGuest(KitSpec("src", {.cpus = 1, .maxcpus = 4}));
   PlugAt(src, Props(0, 1, 0), "cpu1");
   PlugAt(src, Props(0, 3, 0), "cpu3");
   OnlineAll(src, 3);
-  PlugAt(src, Props(0, 2, 0), "cpu2");
-  CpuHotplug(src.Qmp()).Unplug("cpu2", Deadline::After(kHotplugSettleTimeout));
   ExpectConsistent(src);
-  auto free = CpuHotplug(src.Qmp()).FreeSlots();
-  ASSERT_EQ(free.size(), 1u);
-  EXPECT_EQ(free[0].props.core_id, 2);
 
   MigrationResult r;
   Machine& dst = MigrateTo(src, "dst", {}, &r);
@@ -127,9 +120,70 @@ TEST_F(MigrationTest, HoleInTheMiddleOfTheSlotsSurvivesMigration) {
   auto dst_free = CpuHotplug(dst.Qmp()).FreeSlots();
   ASSERT_EQ(dst_free.size(), 1u);
   EXPECT_EQ(dst_free[0].props.core_id, 2);
-  EXPECT_EQ(ReadMask(dst, "online").Size(), 3u);
+  EXPECT_EQ(ReadMask(dst, "online"), CpuSet::Range(0, 2));
   ExpectConsistent(dst);
   // The hole can be filled on the destination.
+  PlugOnlineUnplug(dst, "cpu2");
+}
+
+// True where QEMU is known to break migration after a vCPU hot-unplug: QEMU
+// 7.2 under TCG (see HoleLeftByAnUnplug...).
+bool MigrationAfterUnplugIsBroken(Machine& vm) {
+  nlohmann::json version = vm.Qmp().Execute("query-version");
+  return vm.accel() == Accel::kTcg && version["qemu"].value("major", 0) == 7;
+}
+
+// Three CPUs plugged and onlined, the middle one unplugged: the destination
+// must get -device for cores 1 and 3 only.
+//
+// A QEMU bug this test found, pinned so that a fixed QEMU shows up: under
+// TCG, QEMU 7.2 cannot start a migration after the hot-unplug of a vCPU. When
+// the unplugged vCPU had run guest code the source aborts in
+// qemu_savevm_state_setup -> memory_region_transaction_commit (glibc:
+// "free(): invalid pointer" / "double free or corruption"), every time here;
+// when it never ran, the migration now and then hangs in "setup". Where QEMU
+// is not known to be broken (KVM, another version) the migration must work.
+TEST_F(MigrationTest, HoleLeftByAnUnplugSurvivesMigration) {
+  Machine& src = BootGuest(KitSpec("src", {.cpus = 1, .maxcpus = 4}));
+  Plug(src, "cpu1");
+  Plug(src, "cpu2");
+  Plug(src, "cpu3");
+  OnlineAll(src, 4);
+  CpuHotplug(src.Qmp()).Unplug("cpu2", Deadline::After(kHotplugSettleTimeout));
+  ExpectConsistent(src);
+  auto free = CpuHotplug(src.Qmp()).FreeSlots();
+  ASSERT_EQ(free.size(), 1u);
+  EXPECT_EQ(free[0].props.core_id, 2);
+
+  MigrationResult r;
+  if (MigrationAfterUnplugIsBroken(src)) {
+    RecordProperty("known_qemu_bug", "QEMU 7.2 TCG: migration after a vCPU unplug aborts the source");
+    MigrationOptions options;
+    options.timeout = std::chrono::seconds(60);  // bounds the hang, should it hang
+    try {
+      Migrate(src, DestinationDir("dst"), options, &r);
+      ADD_FAILURE() << "QEMU 7.2 under TCG migrated after a vCPU unplug: the known bug did not "
+                       "show; if QEMU was fixed, update MigrationAfterUnplugIsBroken()";
+    } catch (const MigrationError& e) {
+      std::string message = e.what();
+      bool aborted = message.find("the source QEMU died mid-migration") != std::string::npos &&
+                     message.find("killed by signal 6") != std::string::npos;
+      bool hung = message.find("did not complete within") != std::string::npos &&
+                  message.find("last status setup") != std::string::npos;
+      EXPECT_TRUE(aborted || hung) << message;
+    }
+    EXPECT_THAT(QemuProcessesMentioning(DestinationDir("dst").string()), IsEmpty());
+    return;
+  }
+  Machine& dst = MigrateTo(src, "dst", {}, &r);
+  EXPECT_THAT(r.differences, IsEmpty());
+  std::vector<std::string> ids;
+  for (const auto& slot : r.destination_view->slots) {
+    if (auto id = PluggedDeviceId(slot)) ids.push_back(*id);
+  }
+  std::sort(ids.begin(), ids.end());
+  EXPECT_THAT(ids, ElementsAre("cpu1", "cpu3"));
+  ExpectConsistent(dst);
   PlugOnlineUnplug(dst, "cpu2-again");
 }
 
@@ -200,7 +254,8 @@ TEST_F(MigrationTest, CancelledMigrationLeavesTheSourceRunningAndConsistent) {
   EXPECT_EQ(src.Qmp().Execute("query-status").value("status", ""), "running");
   EXPECT_THAT(QemuProcessesMentioning(DestinationDir("cancelled").string()), IsEmpty());
   ExpectConsistent(src);
-  // Hotplug still works on the source (a plug only: see HoleInTheMiddle... why no unplug).
+  // Hotplug still works on the source (a plug only: an unplug would trip the
+  // QEMU 7.2 TCG bug of HoleLeftByAnUnplugSurvivesMigration in the migration below).
   Plug(src, "cpu2");
   OnlineAll(src, 3);
   ExpectConsistent(src);

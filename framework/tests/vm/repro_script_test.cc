@@ -60,9 +60,11 @@ steps:
   std::smatch m;
   std::string replay = out.substr(step1, step2 - step1);
   EXPECT_TRUE(std::regex_search(
-      replay, std::regex(R"(qmp -> \{"arguments":\{[^\n]*"id":"cpu-s0c1t0"[^\n]*"execute":"device_add")")))
+      replay,
+      std::regex(R"(qmp -> \{"arguments":\{[^\n]*"id":"cpu-s0c1t0"[^\n]*"execute":"device_add")")))
       << replay;
-  EXPECT_TRUE(std::regex_search(replay, std::regex(R"(qmp <- \{"return": \{\}, "id": "cpuhp-\d+"\})")))
+  EXPECT_TRUE(
+      std::regex_search(replay, std::regex(R"(qmp <- \{"return": \{\}, "id": "cpuhp-\d+"\})")))
       << replay;
   EXPECT_TRUE(std::regex_search(
       replay, std::regex(R"("event": "ACPI_DEVICE_OST"[^\n]*"device": "cpu-s0c1t0")")))
@@ -71,7 +73,8 @@ steps:
   // ... and the replayed check reads show the new CPU online.
   std::string after = out.substr(step2);
   EXPECT_NE(after.find("guest /sys/devices/system/cpu/online: 0-1\n"), std::string::npos) << after;
-  EXPECT_NE(after.find("guest /sys/devices/system/cpu/cpu1/online: 1\n"), std::string::npos) << after;
+  EXPECT_NE(after.find("guest /sys/devices/system/cpu/cpu1/online: 1\n"), std::string::npos)
+      << after;
 
   // The script cleaned up after itself: no QEMU with its socket directory.
   std::smatch dir;

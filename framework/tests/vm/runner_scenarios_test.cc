@@ -142,9 +142,8 @@ steps:
 }
 
 TEST_F(RunnerTest, AFailingStepIsReportedWithItsLocation) {
-  // cpu-s0c1t0 was never plugged: the dry run cannot know the guest, but it
-  // does know ids; use a guest-side failure instead: onlining a CPU that is
-  // not present.
+  // A failure only the guest can reveal (the dry run knows maxcpus, not
+  // which CPUs are present): onlining a CPU that was never plugged.
   RunResult r = Run("not-present", R"(
 machine: {smp: {cpus: 1, maxcpus: 3}}
 steps:
@@ -240,7 +239,8 @@ TEST_F(RunnerTest, InterruptShutsEveryVmDownAndExits130) {
   while (!fs::exists(art / "long" / "spec.json") && !booted.Expired()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  ASSERT_TRUE(fs::exists(art / "long" / "spec.json")) << ReadFileToString(TestArtifactsDir() / "cli.log");
+  ASSERT_TRUE(fs::exists(art / "long" / "spec.json"))
+      << ReadFileToString(TestArtifactsDir() / "cli.log");
   std::string cmdline = ReadFileToString(art / "long" / "cmdline.sh");
   // Ctrl-C reaches cpuhp's process group, not QEMU's.
   cli.SignalGroup(SIGINT);
