@@ -3,10 +3,11 @@
 #include <poll.h>
 
 #include <csignal>
-
 #include <fstream>
+#include <sstream>
 
 #include "util/log.h"
+#include "vm/serial_log.h"
 
 namespace cpuhp {
 namespace {
@@ -37,6 +38,21 @@ bool Machine::Running() { return process_ && process_->Running(); }
 
 std::string Machine::SerialTail(int lines) const { return TailOfFile(paths_.serial_log, lines); }
 
+std::string Machine::GuestKernelDiagnosis() const {
+  std::ifstream in(paths_.serial_log, std::ios::binary);
+  std::ostringstream console;
+  console << in.rdbuf();
+  auto distress = FindKernelDistress(console.str());
+  if (!distress) return "";
+  std::string out = "\nguest kernel in trouble: " + *distress;
+  if (accel_ == Accel::kTcg && spec_.smp.MaxCpus() <= 8 && LooksLikeStopMachineStall(console.str())) {
+    out +=
+        "\n  (a stall in stop_machine under TCG with <= 8 possible CPUs: QEMU 7.2's TCG loses IPIs "
+        "to hot-added CPUs while the guest's APIC is in flat logical mode; see docs/known-issues.md)";
+  }
+  return out;
+}
+
 void Machine::AddContext(Error& e) {
   std::string state;
   if (!process_) {
@@ -51,6 +67,7 @@ void Machine::AddContext(Error& e) {
   if (!qemu_log.empty()) ctx += "\nqemu.log (last lines):\n" + qemu_log;
   std::string serial = SerialTail(15);
   if (!serial.empty()) ctx += "\nserial.log (last lines):\n" + serial;
+  ctx += GuestKernelDiagnosis();
   e.AddContext(ctx);
 }
 

@@ -63,6 +63,9 @@ class Machine {
   const MachinePaths& paths() const { return paths_; }
   Transcript& transcript() { return *transcript_; }
   std::string SerialTail(int lines = 30) const;
+  // "\nguest kernel in trouble: <first lockup/stall/BUG line>" and, where
+  // the pattern is a known one, what it points to; "" when the console is clean.
+  std::string GuestKernelDiagnosis() const;
   // QEMU start to agent answering, once launched.
   Clock::duration boot_time() const { return boot_time_; }
   std::optional<pid_t> pid() const;

@@ -102,12 +102,23 @@ std::string ShellQuote(const std::vector<std::string>& argv) {
   return out;
 }
 
+// QemuOpts values end at a comma; a literal one is written twice. Run labels
+// such as "topology[4,2]" and artifact paths derived from them carry commas.
+static std::string OptValue(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    out += c;
+    if (c == ',') out += ',';
+  }
+  return out;
+}
+
 std::vector<std::string> BuildCommandLine(const MachineSpec& spec, Accel accel,
                                           const MachinePaths& paths, SocketMode mode) {
   const std::string server = mode == SocketMode::kQemuListens ? ",server=on,wait=off" : "";
   std::vector<std::string> a = {
       spec.qemu_binary,
-      "-name", spec.name + ",debug-threads=on",
+      "-name", OptValue(spec.name) + ",debug-threads=on",
       "-machine", spec.machine_type,
       "-accel", AccelName(accel),
       "-cpu", spec.cpu_model,
@@ -116,12 +127,12 @@ std::vector<std::string> BuildCommandLine(const MachineSpec& spec, Accel accel,
       "-nodefaults", "-no-user-config", "-display", "none",
       // A guest panic (panic=-1) or triple fault ends QEMU instead of looping.
       "-no-reboot",
-      "-chardev", "socket,id=qmp0,path=" + paths.qmp_socket.string() + server,
+      "-chardev", "socket,id=qmp0,path=" + OptValue(paths.qmp_socket.string()) + server,
       "-mon", "chardev=qmp0,mode=control",
-      "-chardev", "file,id=serial0,path=" + paths.serial_log.string(),
+      "-chardev", "file,id=serial0,path=" + OptValue(paths.serial_log.string()),
       "-serial", "chardev:serial0",
       "-device", "virtio-serial-pci,id=vser0",
-      "-chardev", "socket,id=qga0,path=" + paths.agent_socket.string() + server,
+      "-chardev", "socket,id=qga0,path=" + OptValue(paths.agent_socket.string()) + server,
       "-device", "virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0",
   };
   if (!spec.kernel.empty()) {
@@ -130,7 +141,7 @@ std::vector<std::string> BuildCommandLine(const MachineSpec& spec, Accel accel,
     if (!spec.append.empty()) a.insert(a.end(), {"-append", spec.append});
   }
   if (!spec.disk.empty()) {
-    a.insert(a.end(), {"-drive", "file=" + spec.disk.string() + ",if=virtio,snapshot=on"});
+    a.insert(a.end(), {"-drive", "file=" + OptValue(spec.disk.string()) + ",if=virtio,snapshot=on"});
   }
   for (const auto& dev : spec.cpu_devices) {
     std::string arg = dev.driver + ",id=" + dev.id;

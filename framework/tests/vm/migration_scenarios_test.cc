@@ -100,8 +100,15 @@ TEST_F(MigrationTest, PluggedCpuLeftOfflineStaysOfflineOverTcp) {
 // A hole in the middle of the slots: cores 1 and 3 plugged, core 2 free. The
 // destination must get -device for cores 1 and 3 only, leaving the hole
 // where it was. (The hole left by an unplug: HoleLeftByAnUnplug below.)
+//
+// Nine slots, not four: with <= 8 possible CPUs the guest's APIC runs in
+// flat logical mode, where QEMU 7.2's TCG now and then loses the IPIs of the
+// stop_machine rendezvous when a CPU above the hole comes online (the guest
+// hangs in multi_cpu_stop; one run in three here). With 9 the guest uses
+// physical flat mode and onlining takes 0.1 s instead of 2 s. See
+// docs/known-issues.md.
 TEST_F(MigrationTest, HoleInTheMiddleOfTheSlotsSurvivesMigration) {
-  Machine& src = BootGuest(KitSpec("src", {.cpus = 1, .maxcpus = 4}));
+  Machine& src = BootGuest(KitSpec("src", {.cpus = 1, .maxcpus = 9}));
   PlugAt(src, Props(0, 1, 0), "cpu1");
   PlugAt(src, Props(0, 3, 0), "cpu3");
   OnlineAll(src, 3);
@@ -117,9 +124,12 @@ TEST_F(MigrationTest, HoleInTheMiddleOfTheSlotsSurvivesMigration) {
   }
   std::sort(ids.begin(), ids.end());
   EXPECT_THAT(ids, ElementsAre("cpu1", "cpu3"));
-  auto dst_free = CpuHotplug(dst.Qmp()).FreeSlots();
-  ASSERT_EQ(dst_free.size(), 1u);
-  EXPECT_EQ(dst_free[0].props.core_id, 2);
+  std::vector<int> dst_free_cores;
+  for (const auto& slot : CpuHotplug(dst.Qmp()).FreeSlots()) {
+    dst_free_cores.push_back(slot.props.core_id.value_or(-1));
+  }
+  std::sort(dst_free_cores.begin(), dst_free_cores.end());
+  EXPECT_THAT(dst_free_cores, ElementsAre(2, 4, 5, 6, 7, 8));
   EXPECT_EQ(ReadMask(dst, "online"), CpuSet::Range(0, 2));
   ExpectConsistent(dst);
   // The hole can be filled on the destination.

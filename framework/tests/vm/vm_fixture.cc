@@ -43,7 +43,7 @@ void VmTest::TearDown() {
   for (auto& vm : machines_) {
     if (failed) {
       std::cerr << "---- " << vm->name() << " serial log tail (artifacts in "
-                << vm->artifacts_dir() << ")\n" << vm->SerialTail(40);
+                << vm->artifacts_dir() << ")\n" << vm->SerialTail(40) << vm->GuestKernelDiagnosis() << "\n";
     }
     vm->Shutdown();
   }
