@@ -523,7 +523,23 @@ class Executor {
            {"total_time_ms", r.total_time_ms ? nlohmann::json(*r.total_time_ms) : nullptr},
            {"downtime_ms", r.downtime_ms ? nlohmann::json(*r.downtime_ms) : nullptr},
            {"artifacts", dest_dir.string()}});
+      if (m.probe_hotplug) migrations.back()["probes"] = r.ToJson()["probes"];
       (*detail)["migrations"] = migrations;
+      if (m.probe_hotplug && *m.probe_hotplug != "record") {
+        bool want_accepted = *m.probe_hotplug == "accepted";
+        for (const auto& probe : r.probes) {
+          if (probe.accepted == want_accepted) continue;
+          throw StepFailed("expectation",
+                           "QEMU " + std::string(probe.accepted ? "accepted " : "refused ") +
+                               probe.command + " during migration " + std::to_string(i + 1) +
+                               (probe.accepted ? "" : " (" + probe.error_class + ": " + probe.desc + ")") +
+                               ", expected it to be " + *m.probe_hotplug);
+        }
+        if (r.probes.empty()) {
+          throw StepFailed("expectation", "migration " + std::to_string(i + 1) +
+                                              " ended before device_add/device_del could be tried");
+        }
+      }
       if (m.expect_status && r.status != *m.expect_status) {
         throw StepFailed("migration", "migration " + std::to_string(i + 1) + " ended " + r.status +
                                           ", expected " + *m.expect_status);

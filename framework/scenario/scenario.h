@@ -78,6 +78,10 @@ struct MigrateStep {
   MigrationOptions options;
   int times = 1;                             // ping-pong: N consecutive migrations
   std::optional<std::string> expect_status;  // "completed" | "cancelled"
+  // device_add/device_del tried while the migration is active
+  // (options.probe_hotplug): "record" only records QEMU's answers;
+  // "refused"/"accepted" also fail the step when an answer differs.
+  std::optional<std::string> probe_hotplug;
 };
 
 struct GuestLoadStep {

@@ -446,7 +446,8 @@ class StepParser {
     MigrateStep s;
     if (v && !v->IsNull()) {
       YamlMap m = v->AsMap({"transport", "times", "max_bandwidth", "downtime_limit_ms", "postcopy",
-                            "cancel_after_ms", "omit_cpu_devices", "timeout", "expect_status"});
+                            "cancel_after_ms", "omit_cpu_devices", "timeout", "expect_status",
+                            "probe_hotplug"});
       if (auto t = m.Get("transport")) {
         s.options.transport = t->AsEnum({"unix", "tcp"}) == "tcp"
                                   ? MigrationOptions::Transport::kTcp
@@ -465,6 +466,10 @@ class StepParser {
       }
       if (auto t = m.Get("timeout")) s.options.timeout = t->AsDuration();
       if (auto e = m.Get("expect_status")) s.expect_status = e->AsEnum({"completed", "cancelled"});
+      if (auto p = m.Get("probe_hotplug")) {
+        s.probe_hotplug = p->AsEnum({"record", "refused", "accepted"});
+        s.options.probe_hotplug = true;
+      }
     }
     if (step.name.empty()) {
       step.name = std::string("migrate ") +

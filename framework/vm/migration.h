@@ -1,8 +1,5 @@
 // Live migration of a direct-QEMU guest with hot-plugged vCPUs.
 //
-// OWNER: issue 5 (migration). This header is the contract the scenario
-// runner's `migrate` step calls; extend it, keep these names.
-//
 // A hot-plugged vCPU survives migration only if the destination QEMU is
 // started with the same -smp and one -device per CPU plugged at that moment
 // (same driver, id and socket/die/core/thread): QEMU migrates device *state*,
