@@ -7,8 +7,8 @@
 
 namespace cpuhp {
 
-SlotTopology TopologyOfSlots(const std::vector<HotpluggableCpu>& slots) {
-  SlotTopology t;
+TopologyShape TopologyOfSlots(const std::vector<HotpluggableCpu>& slots) {
+  TopologyShape t;
   for (const auto& s : slots) {
     t.sockets = std::max(t.sockets, s.props.socket_id.value_or(0) + 1);
     t.dies = std::max(t.dies, s.props.die_id.value_or(0) + 1);
@@ -16,20 +16,6 @@ SlotTopology TopologyOfSlots(const std::vector<HotpluggableCpu>& slots) {
     t.threads = std::max(t.threads, s.props.thread_id.value_or(0) + 1);
   }
   return t;
-}
-
-int ApicIdFieldWidth(int count) {
-  if (count <= 1) return 0;
-  return std::bit_width(static_cast<unsigned>(count - 1));
-}
-
-int ExpectedApicId(const CpuProps& props, const SlotTopology& topology) {
-  int thread_bits = ApicIdFieldWidth(topology.threads);
-  int core_bits = ApicIdFieldWidth(topology.cores);
-  int die_bits = ApicIdFieldWidth(topology.dies);
-  return props.thread_id.value_or(0) | props.core_id.value_or(0) << thread_bits |
-         props.die_id.value_or(0) << (thread_bits + core_bits) |
-         props.socket_id.value_or(0) << (thread_bits + core_bits + die_bits);
 }
 
 std::optional<int> AcpiCpuIndex(std::string_view path) {
@@ -74,7 +60,7 @@ CpuMapping MapCpus(const HostView& host, const GuestSnapshot& guest) {
   for (const auto& s : host.slots) {
     SlotInfo info;
     info.slot = s;
-    info.apic_id = ExpectedApicId(s.props, m.topology);
+    info.apic_id = m.topology.ApicId(s.props);
     for (const auto& c : host.cpus) {
       if (s.qom_path && c.qom_path == *s.qom_path) {
         info.cpu_index = c.cpu_index;

@@ -26,21 +26,7 @@ namespace cpuhp {
 
 // QEMU's topology as its slots show it: each level's count is the largest
 // id at that level plus one (a level without a prop counts 1).
-struct SlotTopology {
-  int sockets = 1;
-  int dies = 1;
-  int cores = 1;
-  int threads = 1;
-  bool operator==(const SlotTopology&) const = default;
-};
-SlotTopology TopologyOfSlots(const std::vector<HotpluggableCpu>& slots);
-
-// Bits needed to number `count` things: ceil(log2(count)), 0 for 1.
-int ApicIdFieldWidth(int count);
-// The x86 APIC id QEMU gives the CPU at `props` (x86_apicid_from_topo_ids):
-// thread | core << t | die << (t + c) | socket << (t + c + d), where t, c, d
-// are the widths of the thread, core and die counts.
-int ExpectedApicId(const CpuProps& props, const SlotTopology& topology);
+TopologyShape TopologyOfSlots(const std::vector<HotpluggableCpu>& slots);
 
 // The index in "\_SB_.CPUS.C00A" (10); nullopt for any other shape of path.
 std::optional<int> AcpiCpuIndex(std::string_view firmware_node);
@@ -67,7 +53,7 @@ struct GuestMatch {
 };
 
 struct CpuMapping {
-  SlotTopology topology;
+  TopologyShape topology;
   // Every slot, in APIC id order (slots[i].index == i).
   std::vector<SlotInfo> slots;
   // For every guest cpuN directory in the snapshot.

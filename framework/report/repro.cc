@@ -133,7 +133,11 @@ qga_connect() {
   echo "qga: waiting for the guest agent"
   while ((SECONDS < end)); do
     kill -0 "$qemu_pid" 2>/dev/null || fail "QEMU exited while the guest was booting"
-    # 0xFF resets the agent's parser; replies to earlier attempts carry other ids.
+    # 0xFF resets the agent's parser. Attempts made before the agent ran are
+    # all answered once it starts, in order, each with a parse error for its
+    # 0xFF: a fresh id per attempt makes the answer to the last one the end
+    # of everything stale.
+    id=$((id + 1))
     printf '\xff{"execute":"guest-sync","arguments":{"id":%s}}\n' "$id" >&5
     while IFS= read -r -t 3 line <&6; do
       if [[ $line =~ \"return\":\ *$id\} ]]; then

@@ -2,27 +2,6 @@
 
 namespace cpuhp {
 
-CpuProps ResolvedTopology::SlotProps(int index) const {
-  CpuProps p;
-  p.thread_id = index % threads;
-  p.core_id = (index / threads) % cores;
-  if (dies > 1) p.die_id = (index / (threads * cores)) % dies;
-  p.socket_id = index / (threads * cores * dies);
-  return p;
-}
-
-std::optional<int> ResolvedTopology::SlotIndex(const CpuProps& props) const {
-  int socket = props.socket_id.value_or(0);
-  int die = props.die_id.value_or(0);
-  int core = props.core_id.value_or(0);
-  int thread = props.thread_id.value_or(0);
-  if (socket < 0 || socket >= sockets || die < 0 || die >= dies || core < 0 || core >= cores ||
-      thread < 0 || thread >= threads) {
-    return std::nullopt;
-  }
-  return ((socket * dies + die) * cores + core) * threads + thread;
-}
-
 std::optional<ResolvedTopology> ResolveTopology(const SmpTopology& smp, std::string* error) {
   std::string problem = smp.Validate();
   if (!problem.empty()) {
@@ -58,7 +37,7 @@ std::optional<ResolvedTopology> ResolveTopology(const SmpTopology& smp, std::str
              std::to_string(kQ35MaxCpus) + ")";
     return std::nullopt;
   }
-  return ResolvedTopology{cpus, maxcpus, sockets, dies, cores, threads};
+  return ResolvedTopology{{sockets, dies, cores, threads}, cpus, maxcpus};
 }
 
 std::string SlotDeviceId(const CpuProps& props) {

@@ -15,19 +15,10 @@
 
 namespace cpuhp {
 
-struct ResolvedTopology {
+// A -smp topology with every level filled in, as QEMU 7.2 resolves it.
+struct ResolvedTopology : TopologyShape {
   int cpus = 1;
   int maxcpus = 1;
-  int sockets = 1;
-  int dies = 1;
-  int cores = 1;
-  int threads = 1;
-
-  // Slot `index` in QEMU's possible-CPU order (threads fastest, then cores,
-  // dies, sockets); die-id only where dies > 1, as QEMU reports it.
-  CpuProps SlotProps(int index) const;
-  // The index of the slot with these props, or nullopt if no slot has them.
-  std::optional<int> SlotIndex(const CpuProps& props) const;
 };
 
 // Fills in what -smp leaves out as QEMU 7.2 does for q35/pc (cores are

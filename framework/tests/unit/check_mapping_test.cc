@@ -8,14 +8,6 @@
 namespace cpuhp::testing {
 namespace {
 
-CpuProps Props(int socket, int core, int thread, std::optional<int> die = std::nullopt) {
-  CpuProps p;
-  p.socket_id = socket;
-  p.die_id = die;
-  p.core_id = core;
-  p.thread_id = thread;
-  return p;
-}
 
 TEST(CheckMappingTest, ApicIdFieldWidths) {
   EXPECT_EQ(ApicIdFieldWidth(1), 0);
@@ -26,25 +18,25 @@ TEST(CheckMappingTest, ApicIdFieldWidths) {
 }
 
 TEST(CheckMappingTest, ExpectedApicIds) {
-  SlotTopology two_two_two{.sockets = 2, .dies = 1, .cores = 2, .threads = 2};
-  EXPECT_EQ(ExpectedApicId(Props(0, 0, 1), two_two_two), 1);
-  EXPECT_EQ(ExpectedApicId(Props(0, 1, 0), two_two_two), 2);
-  EXPECT_EQ(ExpectedApicId(Props(1, 1, 1), two_two_two), 7);
-  SlotTopology four_sockets{.sockets = 4, .dies = 1, .cores = 1, .threads = 1};
-  EXPECT_EQ(ExpectedApicId(Props(3, 0, 0), four_sockets), 3);
+  TopologyShape two_two_two{.sockets = 2, .dies = 1, .cores = 2, .threads = 2};
+  EXPECT_EQ(two_two_two.ApicId(CpuProps::At(0, 0, 1)), 1);
+  EXPECT_EQ(two_two_two.ApicId(CpuProps::At(0, 1, 0)), 2);
+  EXPECT_EQ(two_two_two.ApicId(CpuProps::At(1, 1, 1)), 7);
+  TopologyShape four_sockets{.sockets = 4, .dies = 1, .cores = 1, .threads = 1};
+  EXPECT_EQ(four_sockets.ApicId(CpuProps::At(3, 0, 0)), 3);
   // Counts that are not powers of two leave holes in the APIC id space.
-  SlotTopology three_cores{.sockets = 2, .dies = 1, .cores = 3, .threads = 1};
-  EXPECT_EQ(ExpectedApicId(Props(1, 2, 0), three_cores), 6);
-  SlotTopology dies{.sockets = 2, .dies = 2, .cores = 2, .threads = 2};
-  EXPECT_EQ(ExpectedApicId(Props(1, 1, 1, 1), dies), 15);
-  EXPECT_EQ(ExpectedApicId(Props(1, 0, 0, 0), dies), 8);
+  TopologyShape three_cores{.sockets = 2, .dies = 1, .cores = 3, .threads = 1};
+  EXPECT_EQ(three_cores.ApicId(CpuProps::At(1, 2, 0)), 6);
+  TopologyShape dies{.sockets = 2, .dies = 2, .cores = 2, .threads = 2};
+  EXPECT_EQ(dies.ApicId(CpuProps::At(1, 1, 1, 1)), 15);
+  EXPECT_EQ(dies.ApicId(CpuProps::At(1, 0, 0, 0)), 8);
 }
 
 TEST(CheckMappingTest, TopologyFromARealReply) {
   EXPECT_EQ(TopologyOfSlots(LoadCapturedGuest("intel-2s2c2t-boot").host.slots),
-            (SlotTopology{.sockets = 2, .dies = 1, .cores = 2, .threads = 2}));
+            (TopologyShape{.sockets = 2, .dies = 1, .cores = 2, .threads = 2}));
   EXPECT_EQ(TopologyOfSlots(LoadCapturedGuest("amd-4s-plugged").host.slots),
-            (SlotTopology{.sockets = 4, .dies = 1, .cores = 1, .threads = 1}));
+            (TopologyShape{.sockets = 4, .dies = 1, .cores = 1, .threads = 1}));
 }
 
 TEST(CheckMappingTest, AcpiProcessorNames) {
@@ -89,7 +81,7 @@ TEST(CheckMappingTest, OfflineHotAddedCpusMapByAcpiNode) {
   const GuestMatch& cpu3 = m.guests.at(3);
   EXPECT_FALSE(cpu3.by_apic) << "offline: not in /proc/cpuinfo";
   ASSERT_TRUE(cpu3.by_acpi);
-  EXPECT_EQ(m.slots[*cpu3.by_acpi].slot.props, Props(1, 1, 1));
+  EXPECT_EQ(m.slots[*cpu3.by_acpi].slot.props, CpuProps::At(1, 1, 1));
   EXPECT_EQ(m.slots[*cpu3.by_acpi].slot.qom_path, "/machine/peripheral/cpu-s1c1t1");
   EXPECT_EQ(m.GuestCpusOf(7), std::vector<int>{3});
   EXPECT_TRUE(m.GuestCpusOf(5).empty());

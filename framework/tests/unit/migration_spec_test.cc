@@ -43,13 +43,6 @@ HostView View(const char* hotpluggable, const char* cpus_fast) {
           ParseCpusFast(nlohmann::json::parse(cpus_fast))};
 }
 
-CpuProps Props(int socket, int core, int thread) {
-  CpuProps p;
-  p.socket_id = socket;
-  p.core_id = core;
-  p.thread_id = thread;
-  return p;
-}
 
 MachineSpec SourceSpec(SmpTopology smp) {
   MachineSpec spec;
@@ -64,14 +57,14 @@ MachineSpec SourceSpec(SmpTopology smp) {
 
 TEST(MigrationSpecTest, OneDevicePerHotPluggedCpuWithItsDriverIdAndProps) {
   auto devices = PluggedCpuDevices(View(kCoresHotpluggable, kCoresCpusFast), {.cpus = 1, .maxcpus = 4});
-  EXPECT_THAT(devices, ElementsAre(CpuDevice{"qemu64-x86_64-cpu", "cpu1", Props(0, 1, 0)}));
+  EXPECT_THAT(devices, ElementsAre(CpuDevice{"qemu64-x86_64-cpu", "cpu1", CpuProps::At(0, 1, 0)}));
 }
 
 TEST(MigrationSpecTest, DestinationKeepsTheMachineAndAddsIncomingDefer) {
   SmpTopology smp{.cpus = 1, .maxcpus = 4};
   MachineSpec src = SourceSpec(smp);
   src.incoming = "defer";  // a destination of an earlier hop
-  src.cpu_devices = {{"qemu64-x86_64-cpu", "stale", Props(0, 3, 0)}};  // history, not state
+  src.cpu_devices = {{"qemu64-x86_64-cpu", "stale", CpuProps::At(0, 3, 0)}};  // history, not state
   MachineSpec dst = DestinationSpecFrom(src, View(kCoresHotpluggable, kCoresCpusFast), "dst", {});
   EXPECT_EQ(dst.name, "dst");
   EXPECT_EQ(dst.incoming, "defer");
@@ -80,7 +73,7 @@ TEST(MigrationSpecTest, DestinationKeepsTheMachineAndAddsIncomingDefer) {
   EXPECT_EQ(dst.kernel, src.kernel);
   EXPECT_EQ(dst.append, src.append);
   EXPECT_EQ(dst.extra_args, src.extra_args);
-  EXPECT_THAT(dst.cpu_devices, ElementsAre(CpuDevice{"qemu64-x86_64-cpu", "cpu1", Props(0, 1, 0)}));
+  EXPECT_THAT(dst.cpu_devices, ElementsAre(CpuDevice{"qemu64-x86_64-cpu", "cpu1", CpuProps::At(0, 1, 0)}));
 }
 
 TEST(MigrationSpecTest, CommandLineCarriesOneDeviceArgumentPerCpu) {
@@ -98,8 +91,8 @@ TEST(MigrationSpecTest, PartiallyPluggedCoresKeepTheirThreadsInPlugOrder) {
       View(kThreadsHotpluggable, kThreadsCpusFast),
       {.cpus = 1, .maxcpus = 8, .sockets = 2, .cores = 2, .threads = 2});
   // query-cpus-fast order (the plug order), not slot order.
-  EXPECT_THAT(devices, ElementsAre(CpuDevice{"max-x86_64-cpu", "cpu-s1c0t1", Props(1, 0, 1)},
-                                   CpuDevice{"max-x86_64-cpu", "cpu-s0c1t0", Props(0, 1, 0)}));
+  EXPECT_THAT(devices, ElementsAre(CpuDevice{"max-x86_64-cpu", "cpu-s1c0t1", CpuProps::At(1, 0, 1)},
+                                   CpuDevice{"max-x86_64-cpu", "cpu-s0c1t0", CpuProps::At(0, 1, 0)}));
 }
 
 TEST(MigrationSpecTest, OmittedDeviceIsLeftOut) {
@@ -108,7 +101,7 @@ TEST(MigrationSpecTest, OmittedDeviceIsLeftOut) {
   MachineSpec dst = DestinationSpecFrom(
       SourceSpec({.cpus = 1, .maxcpus = 8, .sockets = 2, .cores = 2, .threads = 2}),
       View(kThreadsHotpluggable, kThreadsCpusFast), "dst", options);
-  EXPECT_THAT(dst.cpu_devices, ElementsAre(CpuDevice{"max-x86_64-cpu", "cpu-s0c1t0", Props(0, 1, 0)}));
+  EXPECT_THAT(dst.cpu_devices, ElementsAre(CpuDevice{"max-x86_64-cpu", "cpu-s0c1t0", CpuProps::At(0, 1, 0)}));
 }
 
 TEST(MigrationSpecTest, OmittingAnUnknownDeviceIsAnError) {

@@ -25,13 +25,6 @@ struct Topology {
 
 void PrintTo(const Topology& t, std::ostream* os) { *os << t.name; }
 
-CpuProps At(int socket, int core, int thread) {
-  CpuProps p;
-  p.socket_id = socket;
-  p.core_id = core;
-  p.thread_id = thread;
-  return p;
-}
 
 class CheckerTopologyTest : public VmTest, public ::testing::WithParamInterface<Topology> {
  protected:
@@ -125,7 +118,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Topology{"4_sockets",
                                "qemu64",
                                {.cpus = 1, .maxcpus = 4, .sockets = 4, .cores = 1, .threads = 1},
-                               {At(1, 0, 0), At(3, 0, 0)}},
+                               {CpuProps::At(1, 0, 0), CpuProps::At(3, 0, 0)}},
                       // x86 plugs per thread; TCG's `max` is an AMD model (the guest sees
                       // no SMT, numbers cores from the APIC id). The GenuineIntel variant,
                       // whose core ids and siblings the checker compares exactly, is covered
@@ -135,7 +128,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Topology{"2s2c2t_amd",
                                "max",
                                {.cpus = 2, .maxcpus = 8, .sockets = 2, .cores = 2, .threads = 2},
-                               {At(0, 1, 0), At(1, 1, 1)}}),
+                               {CpuProps::At(0, 1, 0), CpuProps::At(1, 1, 1)}}),
     [](const auto& info) { return info.param.name; });
 
 }  // namespace

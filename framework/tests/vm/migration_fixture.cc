@@ -7,6 +7,15 @@
 
 namespace cpuhp::testing {
 
+std::vector<std::string> PluggedDeviceIds(const HostView& view) {
+  std::vector<std::string> ids;
+  for (const auto& slot : view.slots) {
+    if (auto id = PluggedDeviceId(slot)) ids.push_back(*id);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
 std::vector<pid_t> QemuProcessesMentioning(const std::string& text) {
   std::vector<pid_t> pids;
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {

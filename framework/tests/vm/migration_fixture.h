@@ -22,6 +22,9 @@ namespace cpuhp::testing {
 // (an artifacts path): what `pgrep -f` would list, without killing anything.
 std::vector<pid_t> QemuProcessesMentioning(const std::string& text);
 
+// The device ids of the hot-plugged CPUs in `view`, sorted.
+std::vector<std::string> PluggedDeviceIds(const HostView& view);
+
 class MigrationTest : public VmTest {
  protected:
   // Boots `spec` and records the guest's hotplug/states as the baseline.

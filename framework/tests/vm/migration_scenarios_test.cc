@@ -18,13 +18,6 @@ CpuSet ReadMask(Machine& vm, const std::string& name) {
   return CpuSet::Parse(vm.Agent().ReadFile(path), path);
 }
 
-CpuProps Props(int socket, int core, int thread) {
-  CpuProps p;
-  p.socket_id = socket;
-  p.core_id = core;
-  p.thread_id = thread;
-  return p;
-}
 
 // The story of the issue: plug, online, migrate; the destination was started
 // with the plugged CPU's -device, sees what the source saw, and hotplug works there.
@@ -109,8 +102,8 @@ TEST_F(MigrationTest, PluggedCpuLeftOfflineStaysOfflineOverTcp) {
 // docs/known-issues.md.
 TEST_F(MigrationTest, HoleInTheMiddleOfTheSlotsSurvivesMigration) {
   Machine& src = BootGuest(KitSpec("src", {.cpus = 1, .maxcpus = 9}));
-  PlugAt(src, Props(0, 1, 0), "cpu1");
-  PlugAt(src, Props(0, 3, 0), "cpu3");
+  PlugAt(src, CpuProps::At(0, 1, 0), "cpu1");
+  PlugAt(src, CpuProps::At(0, 3, 0), "cpu3");
   OnlineAll(src, 3);
   ExpectConsistent(src);
 
@@ -118,12 +111,7 @@ TEST_F(MigrationTest, HoleInTheMiddleOfTheSlotsSurvivesMigration) {
   Machine& dst = MigrateTo(src, "dst", {}, &r);
 
   EXPECT_THAT(r.differences, IsEmpty());
-  std::vector<std::string> ids;
-  for (const auto& slot : r.destination_view->slots) {
-    if (auto id = PluggedDeviceId(slot)) ids.push_back(*id);
-  }
-  std::sort(ids.begin(), ids.end());
-  EXPECT_THAT(ids, ElementsAre("cpu1", "cpu3"));
+  EXPECT_THAT(PluggedDeviceIds(*r.destination_view), ElementsAre("cpu1", "cpu3"));
   std::vector<int> dst_free_cores;
   for (const auto& slot : CpuHotplug(dst.Qmp()).FreeSlots()) {
     dst_free_cores.push_back(slot.props.core_id.value_or(-1));
@@ -187,12 +175,7 @@ TEST_F(MigrationTest, HoleLeftByAnUnplugSurvivesMigration) {
   }
   Machine& dst = MigrateTo(src, "dst", {}, &r);
   EXPECT_THAT(r.differences, IsEmpty());
-  std::vector<std::string> ids;
-  for (const auto& slot : r.destination_view->slots) {
-    if (auto id = PluggedDeviceId(slot)) ids.push_back(*id);
-  }
-  std::sort(ids.begin(), ids.end());
-  EXPECT_THAT(ids, ElementsAre("cpu1", "cpu3"));
+  EXPECT_THAT(PluggedDeviceIds(*r.destination_view), ElementsAre("cpu1", "cpu3"));
   ExpectConsistent(dst);
   PlugOnlineUnplug(dst, "cpu2-again");
 }
@@ -286,7 +269,7 @@ TEST_F(MigrationTest, PartiallyPluggedCoreInAMultiThreadTopology) {
       KitSpec("src", {.cpus = 2, .maxcpus = 8, .sockets = 2, .cores = 2, .threads = 2});
   spec.cpu_model = "max";  // qemu64 is an AMD model that warns about hyperthreading
   Machine& src = BootGuest(spec);
-  PlugAt(src, Props(0, 1, 0), "cpu-s0c1t0");
+  PlugAt(src, CpuProps::At(0, 1, 0), "cpu-s0c1t0");
   OnlineAll(src, 3);
   ExpectConsistent(src);
 
