@@ -28,9 +28,7 @@ bool ParseAccel(std::string_view text, Accel* accel) {
   return true;
 }
 
-namespace {
-// Empty when /dev/kvm is usable, else why not.
-std::string KvmProblem() {
+std::string KvmUnusableReason() {
   UniqueFd fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
   if (!fd) return std::string("cannot open /dev/kvm: ") + std::strerror(errno);
   constexpr unsigned long kKvmGetApiVersion = 0xAE00;  // _IO(KVMIO, 0x00)
@@ -38,11 +36,10 @@ std::string KvmProblem() {
   if (version != 12) return "/dev/kvm answered KVM_GET_API_VERSION with " + std::to_string(version);
   return "";
 }
-}  // namespace
 
 Accel ResolveAccel(Accel requested) {
   if (requested == Accel::kTcg) return Accel::kTcg;
-  std::string problem = KvmProblem();
+  std::string problem = KvmUnusableReason();
   if (requested == Accel::kKvm && !problem.empty()) {
     throw LaunchError("accel kvm was requested but " + problem +
                       " (use --accel tcg or accel: auto to run under TCG)");

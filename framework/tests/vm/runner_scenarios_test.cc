@@ -25,12 +25,11 @@ using testing::TestArtifactsDir;
 class RunnerTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    if (std::string why = testing::TestAccelUnavailable(); !why.empty()) GTEST_SKIP() << why;
     fs::remove_all(TestArtifactsDir());
     fs::create_directories(TestArtifactsDir());
     options_.artifacts_root = TestArtifactsDir() / "runs";
-    Accel accel = Accel::kTcg;
-    if (const char* a = std::getenv("CPUHP_TEST_ACCEL")) ParseAccel(a, &accel);
-    options_.accel_override = accel;
+    options_.accel_override = testing::TestAccel();
   }
   void TearDown() override {
     if (!HasFailure()) fs::remove_all(TestArtifactsDir());

@@ -44,11 +44,10 @@ const std::map<std::string, std::map<std::string, int>> kMigrations = {
 class ShippedScenarioTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    if (std::string why = testing::TestAccelUnavailable(); !why.empty()) GTEST_SKIP() << why;
     fs::remove_all(TestArtifactsDir());
     options_.artifacts_root = TestArtifactsDir();
-    Accel accel = Accel::kTcg;
-    if (const char* a = std::getenv("CPUHP_TEST_ACCEL")) ParseAccel(a, &accel);
-    options_.accel_override = accel;
+    options_.accel_override = testing::TestAccel();
   }
   void TearDown() override {
     if (!HasFailure()) fs::remove_all(TestArtifactsDir());

@@ -6,7 +6,8 @@ namespace cpuhp::testing {
 
 std::filesystem::path TestArtifactsDir() {
   const char* base = std::getenv("CPUHP_TEST_ARTIFACTS");
-  std::filesystem::path dir = base && *base ? base : "test-artifacts";
+  std::filesystem::path dir = base && *base ? base : CPUHP_TEST_ARTIFACTS_DIR;
+  if (TestAccel() == Accel::kKvm) dir /= "kvm";
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "unknown";
   for (char& c : name) {
@@ -15,11 +16,25 @@ std::filesystem::path TestArtifactsDir() {
   return dir / name;
 }
 
+Accel TestAccel() {
+  Accel accel = Accel::kTcg;
+  if (const char* a = std::getenv("CPUHP_TEST_ACCEL"); a && *a && !ParseAccel(a, &accel)) {
+    throw Error(std::string("CPUHP_TEST_ACCEL=") + a + ": expected tcg, kvm or auto");
+  }
+  return accel;
+}
+
+std::string TestAccelUnavailable() {
+  if (TestAccel() != Accel::kKvm) return "";
+  std::string why = KvmUnusableReason();
+  return why.empty() ? "" : "CPUHP_TEST_ACCEL=kvm, but " + why;
+}
+
 MachineSpec KitSpec(const std::string& name, SmpTopology smp) {
   MachineSpec spec;
   spec.name = name;
   spec.smp = smp;
-  if (const char* accel = std::getenv("CPUHP_TEST_ACCEL")) ParseAccel(accel, &spec.accel);
+  spec.accel = TestAccel();
   GuestKit::Load(GuestKit::DefaultDir()).ApplyTo(spec);
   return spec;
 }
@@ -36,6 +51,10 @@ Machine& VmTest::Boot(MachineSpec spec) {
     throw;
   }
   return vm;
+}
+
+void VmTest::SetUp() {
+  if (std::string why = TestAccelUnavailable(); !why.empty()) GTEST_SKIP() << why;
 }
 
 void VmTest::TearDown() {

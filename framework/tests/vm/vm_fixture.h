@@ -16,13 +16,21 @@ namespace cpuhp::testing {
 // The test's artifacts dir: $CPUHP_TEST_ARTIFACTS/<Suite>.<Test>.
 std::filesystem::path TestArtifactsDir();
 
-// A spec for the guest kit: q35, TCG unless CPUHP_TEST_ACCEL says otherwise.
+// The accel VM tests run under: CPUHP_TEST_ACCEL (tcg|kvm|auto), else TCG,
+// so that results do not depend on the host unless asked to.
+Accel TestAccel();
+// "" when TestAccel() can run here, else why not: fixtures skip the test
+// then (the `kvm` ctest label runs the VM tests with CPUHP_TEST_ACCEL=kvm).
+std::string TestAccelUnavailable();
+
+// A spec for the guest kit: q35, TestAccel().
 MachineSpec KitSpec(const std::string& name, SmpTopology smp);
 
 class VmTest : public ::testing::Test {
  protected:
   // Launches a machine and keeps it until TearDown.
   Machine& Boot(MachineSpec spec);
+  void SetUp() override;
   void TearDown() override;
 
   std::vector<std::unique_ptr<Machine>> machines_;
