@@ -36,6 +36,11 @@ std::optional<pid_t> Machine::pid() const {
 
 bool Machine::Running() { return process_ && process_->Running(); }
 
+std::optional<ExitStatus> Machine::WaitForExit(const Deadline& deadline) {
+  if (!process_) return std::nullopt;
+  return process_->Wait(deadline);
+}
+
 std::string Machine::SerialTail(int lines) const { return TailOfFile(paths_.serial_log, lines); }
 
 std::string Machine::GuestKernelDiagnosis() const {

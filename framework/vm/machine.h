@@ -54,6 +54,9 @@ class Machine {
   bool Running();
   // How QEMU ended, once it has.
   std::optional<ExitStatus> exit_status() const { return process_ ? process_->status() : std::nullopt; }
+  // Waits for a QEMU that is exiting by itself to be gone; nullopt if it
+  // still runs at the deadline. Sends no signal.
+  std::optional<ExitStatus> WaitForExit(const Deadline& deadline);
 
   const MachineSpec& spec() const { return spec_; }
   const std::string& name() const { return spec_.name; }

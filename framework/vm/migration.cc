@@ -516,11 +516,16 @@ class MigrationRun {
     // A destination that failed to load the stream exits by itself; let it
     // finish writing why (to qemu.log) before stopping it.
     if (destination_->Running()) {
+      bool ending = false;
       try {
-        destination_->Qmp().TryWaitForEvent("SHUTDOWN", nullptr, Deadline::After(seconds(5)));
+        ending = destination_->Qmp()
+                     .TryWaitForEvent("SHUTDOWN", nullptr, Deadline::After(seconds(5)))
+                     .has_value();
       } catch (const Error&) {
-        // ConnectionError: it exited, which is what we waited for.
+        ending = true;  // ConnectionError: QEMU closed QMP on its way out
       }
+      // Reap it, so that what the error says about the destination is what happened.
+      if (ending) destination_->WaitForExit(Deadline::After(seconds(5)));
     }
     std::optional<ExitStatus> destination_end = destination_->exit_status();
     bool destination_was_running = destination_->Running();
