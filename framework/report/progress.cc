@@ -21,22 +21,6 @@ int TerminalWidth(std::FILE* out) {
   return 100;
 }
 
-const char* ResultTag(RunOutcome o) {
-  switch (o) {
-    case RunOutcome::kPassed:
-      return "\033[32mPASS\033[0m ";
-    case RunOutcome::kFailed:
-      return "\033[31mFAIL\033[0m ";
-    case RunOutcome::kError:
-      return "\033[31mERROR\033[0m";
-    case RunOutcome::kSkipped:
-      return "\033[33mSKIP\033[0m ";
-    case RunOutcome::kCancelled:
-      return "\033[33mINTR\033[0m ";
-  }
-  return "?";
-}
-
 }  // namespace
 
 bool IsTerminal(std::FILE* out) {
@@ -129,7 +113,7 @@ void TtyProgress::RunFinished(int index, const RunResult& r) {
   ++finished_;
   char took[32];
   std::snprintf(took, sizeof took, "%.1f s", ToSeconds(r.duration));
-  std::string line = std::string(ResultTag(r.outcome)) + " " + r.label + "  " + took;
+  std::string line = OutcomeColor(r.outcome) + std::string(OutcomeTag(r.outcome)) + "\033[0m " + r.label + "  " + took;
   if (!r.Passed() && r.outcome != RunOutcome::kSkipped) line += "  " + r.FailureLine();
   pending_.push_back(line);
   Redraw();

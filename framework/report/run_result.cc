@@ -2,6 +2,34 @@
 
 namespace cpuhp {
 
+const char* OutcomeTag(RunOutcome o) {
+  switch (o) {
+    case RunOutcome::kPassed:
+      return "PASS ";
+    case RunOutcome::kFailed:
+      return "FAIL ";
+    case RunOutcome::kError:
+      return "ERROR";
+    case RunOutcome::kSkipped:
+      return "SKIP ";
+    case RunOutcome::kCancelled:
+      return "INTR ";
+  }
+  return "?    ";
+}
+
+const char* OutcomeColor(RunOutcome o) {
+  switch (o) {
+    case RunOutcome::kPassed:
+      return "\033[32m";
+    case RunOutcome::kFailed:
+    case RunOutcome::kError:
+      return "\033[31m";
+    default:
+      return "\033[33m";
+  }
+}
+
 const char* OutcomeName(RunOutcome outcome) {
   switch (outcome) {
     case RunOutcome::kPassed:

@@ -21,6 +21,10 @@ enum class RunOutcome {
   kCancelled,  // interrupted (Ctrl-C, SIGTERM)
 };
 const char* OutcomeName(RunOutcome outcome);  // "passed", "failed", ...
+// "PASS ", "FAIL ", "ERROR", "SKIP ", "INTR ": five columns, for run lists.
+const char* OutcomeTag(RunOutcome outcome);
+// The ANSI color of that tag on a terminal (green, red or yellow).
+const char* OutcomeColor(RunOutcome outcome);
 
 // One executed step (or the boot, path "boot"). Steps inside a repeat have
 // paths like "4[2].1": step 4, iteration 2, its first step.

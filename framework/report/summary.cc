@@ -8,34 +8,6 @@ namespace {
 
 constexpr size_t kMaxPassedListed = 15;
 
-const char* Tag(RunOutcome o) {
-  switch (o) {
-    case RunOutcome::kPassed:
-      return "PASS ";
-    case RunOutcome::kFailed:
-      return "FAIL ";
-    case RunOutcome::kError:
-      return "ERROR";
-    case RunOutcome::kSkipped:
-      return "SKIP ";
-    case RunOutcome::kCancelled:
-      return "INTR ";
-  }
-  return "?    ";
-}
-
-const char* Color(RunOutcome o) {
-  switch (o) {
-    case RunOutcome::kPassed:
-      return "\033[32m";
-    case RunOutcome::kFailed:
-    case RunOutcome::kError:
-      return "\033[31m";
-    default:
-      return "\033[33m";
-  }
-}
-
 }  // namespace
 
 std::string SummaryText(const Invocation& inv, bool color) {
@@ -47,8 +19,8 @@ std::string SummaryText(const Invocation& inv, bool color) {
     std::snprintf(buf, sizeof buf, "%7.1f s", ToSeconds(r.duration));
     std::string label = r.label;
     label.resize(std::max(width, label.size()), ' ');
-    std::string tag = Tag(r.outcome);
-    if (color) tag = Color(r.outcome) + tag + "\033[0m";
+    std::string tag = OutcomeTag(r.outcome);
+    if (color) tag = OutcomeColor(r.outcome) + tag + "\033[0m";
     std::string s = "  " + tag + " " + label + " " + buf;
     if (!r.Passed() && r.outcome != RunOutcome::kSkipped) {
       s += "  " + r.FailureLine() + "\n        " + std::string(width, ' ') +

@@ -4,8 +4,8 @@
 
 #include <csignal>
 #include <fstream>
-#include <sstream>
 
+#include "util/fd.h"
 #include "util/log.h"
 #include "vm/serial_log.h"
 
@@ -44,13 +44,13 @@ std::optional<ExitStatus> Machine::WaitForExit(const Deadline& deadline) {
 std::string Machine::SerialTail(int lines) const { return TailOfFile(paths_.serial_log, lines); }
 
 std::string Machine::GuestKernelDiagnosis() const {
-  std::ifstream in(paths_.serial_log, std::ios::binary);
-  std::ostringstream console;
-  console << in.rdbuf();
-  auto distress = FindKernelDistress(console.str());
+  std::error_code absent;
+  if (!std::filesystem::exists(paths_.serial_log, absent)) return "";  // QEMU never started
+  const std::string console = ReadFileToString(paths_.serial_log);
+  auto distress = FindKernelDistress(console);
   if (!distress) return "";
   std::string out = "\nguest kernel in trouble: " + *distress;
-  if (accel_ == Accel::kTcg && spec_.smp.MaxCpus() <= 8 && LooksLikeStopMachineStall(console.str())) {
+  if (accel_ == Accel::kTcg && spec_.smp.MaxCpus() <= 8 && LooksLikeStopMachineStall(console)) {
     out +=
         "\n  (a stall in stop_machine under TCG with <= 8 possible CPUs: QEMU 7.2's TCG loses IPIs "
         "to hot-added CPUs while the guest's APIC is in flat logical mode; see docs/known-issues.md)";

@@ -1,8 +1,6 @@
 #include "vm/serial_log.h"
 
 #include <array>
-#include <fstream>
-#include <sstream>
 
 namespace cpuhp {
 
@@ -42,14 +40,6 @@ std::optional<std::string> FindKernelDistress(std::string_view console) {
   }
   if (first == std::string_view::npos) return std::nullopt;
   return std::string(LineAt(console, first));
-}
-
-std::optional<std::string> FindKernelDistressInFile(const std::filesystem::path& serial_log) {
-  std::ifstream in(serial_log, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return FindKernelDistress(text.str());
 }
 
 bool LooksLikeStopMachineStall(std::string_view console) {

@@ -1,7 +1,6 @@
 // What a guest's serial console says about the health of its kernel.
 #pragma once
 
-#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,9 +12,6 @@ namespace cpuhp {
 // without the trailing newline; nullopt when there is none. Such a line
 // explains most agent timeouts better than the timeout itself does.
 std::optional<std::string> FindKernelDistress(std::string_view console);
-
-// FindKernelDistress over a serial log file; nullopt when the file is absent.
-std::optional<std::string> FindKernelDistressInFile(const std::filesystem::path& serial_log);
 
 // True when `console` shows kernel distress inside the stop_machine
 // rendezvous (multi_cpu_stop) that CPU online and offline go through: under
