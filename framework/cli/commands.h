@@ -14,6 +14,7 @@ int RunRunCommand(const std::vector<std::string>& args);
 int RunListCommand(const std::vector<std::string>& args);
 int RunValidateCommand(const std::vector<std::string>& args);
 int RunReproCommand(const std::vector<std::string>& args);
+int RunDoctorCommand(const std::vector<std::string>& args);
 
 // The runs of every scenario file under `paths` (default: ./scenarios),
 // per file in order. Every file is read; each bad one is reported on stderr

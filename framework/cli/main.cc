@@ -25,6 +25,7 @@ Commands:
   validate [<file|dir>...]  check scenarios without starting a VM
   inspect ...             look at a running or recorded VM (see cpuhp inspect --help)
   repro <run-dir>         write a standalone replay script for a run
+  doctor                  what this host can run (QEMU, KVM, TCG, guest kits)
   version                 print the version
 Docs: docs/cli.md (commands, flags, exit codes), docs/scenarios.md (the format).
 )";
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
     if (command == "list") return cpuhp::RunListCommand(args);
     if (command == "validate") return cpuhp::RunValidateCommand(args);
     if (command == "repro") return cpuhp::RunReproCommand(args);
+    if (command == "doctor") return cpuhp::RunDoctorCommand(args);
     if (command == "inspect") return Inspect(args);
   } catch (const std::exception& e) {
     std::cerr << "cpuhp " << command << ": " << e.what() << "\n";

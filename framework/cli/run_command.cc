@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <set>
 
 #include "cli/cli_args.h"
 #include "cli/commands.h"
@@ -19,6 +20,7 @@
 #include "util/log.h"
 #include "util/temp_dir.h"
 #include "util/transcript.h"
+#include "vm/accel_probe.h"
 
 namespace cpuhp {
 namespace {
@@ -115,6 +117,20 @@ int RunRunCommand(const std::vector<std::string>& argv) {
     std::cerr << "cpuhp run: no run matches"
               << (filters.empty() ? "" : " the filter (see cpuhp list)") << "\n";
     return kExitUsage;
+  }
+
+  if (accel == Accel::kKvm) {
+    // Said once, before any VM, instead of once per run at its boot.
+    std::set<std::string> binaries;
+    for (const auto& run : runs) binaries.insert(run.machine.spec.qemu_binary);
+    for (const auto& binary : binaries) {
+      try {
+        ResolveAccel(Accel::kKvm, binary);
+      } catch (const LaunchError& e) {
+        std::cerr << "cpuhp run: " << e.what() << "\n";
+        return kExitSetup;
+      }
+    }
   }
 
   Invocation inv;

@@ -112,7 +112,7 @@ std::string JunitXml(const Invocation& inv) {
         << "\" time=\"" << Seconds(ToSeconds(r->duration)) << "\"";
       std::ostringstream out;
       out << "artifacts: " << r->artifacts_dir.string() << "\n";
-      if (!r->accel.empty()) out << "accel: " << r->accel << "\n";
+      if (!r->accel.empty()) out << "accel: " << r->accel << " (" << r->accel_reason << ")\n";
       for (const auto& s : r->steps) {
         out << "step " << s.path << " " << s.name << ": " << s.outcome << " ("
             << Seconds(s.duration_s) << " s)\n";

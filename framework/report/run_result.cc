@@ -90,6 +90,7 @@ nlohmann::json RunResult::ToJson() const {
                       {"duration_s", ToSeconds(duration)},
                       {"boot_s", ToSeconds(boot_time)},
                       {"accel", accel},
+                      {"accel_reason", accel_reason},
                       {"checks", checks},
                       {"steps", steps_json}};
   if (failure) {

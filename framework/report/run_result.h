@@ -65,6 +65,7 @@ struct RunResult {
   Clock::duration duration{};
   Clock::duration boot_time{};
   std::string accel;  // as resolved ("tcg", "kvm"), once booted
+  std::string accel_reason;  // why: the KVM probe's verdict
   std::vector<StepRecord> steps;
   std::string serial_tail;  // the end of the serial log, for failed runs
   int checks = 0;           // check steps run

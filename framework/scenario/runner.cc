@@ -164,9 +164,11 @@ class Executor {
       vm_ = std::make_unique<Machine>(spec, result_.artifacts_dir);
       vm_->Launch(Deadline::After(run_.machine.boot_timeout));
       result_.accel = AccelName(vm_->accel());
+      result_.accel_reason = vm_->accel_reason();
       result_.boot_time = vm_->boot_time();
       nlohmann::json spec_json = SpecToJson(spec);
       spec_json["accel_resolved"] = result_.accel;
+      spec_json["accel_reason"] = result_.accel_reason;
       WriteJsonFile(result_.artifacts_dir / "spec.json", spec_json);
       // The hotplug state table at boot: the states-stable invariant compares against it.
       vm_->transcript().Record("scenario", Transcript::Direction::kNote,
@@ -174,6 +176,7 @@ class Executor {
       GuestSnapshot boot = ReadGuestSnapshot(vm().Agent());
       baseline_states_ = boot.states;
       rec.detail = {{"accel", result_.accel},
+                    {"accel_reason", result_.accel_reason},
                     {"smp", spec.smp.ToQemuArg()},
                     {"online", boot.online.ToString()},
                     {"present", boot.present.ToString()}};

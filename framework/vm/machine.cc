@@ -7,6 +7,7 @@
 
 #include "util/fd.h"
 #include "util/log.h"
+#include "vm/qemu_info.h"
 #include "vm/serial_log.h"
 
 namespace cpuhp {
@@ -46,7 +47,7 @@ std::string Machine::SerialTail(int lines) const { return TailOfFile(paths_.seri
 std::string Machine::GuestKernelDiagnosis() const {
   std::error_code absent;
   if (!std::filesystem::exists(paths_.serial_log, absent)) return "";  // QEMU never started
-  const std::string console = ReadFileToString(paths_.serial_log);
+  const std::string console = ReadConsoleForDiagnosis(paths_.serial_log);
   auto distress = FindKernelDistress(console);
   if (!distress) return "";
   std::string out = "\nguest kernel in trouble: " + *distress;
@@ -89,25 +90,17 @@ void Machine::FailLaunch(const std::string& why) {
 
 UniqueFd Machine::AcceptFromQemu(int listen_fd, const Deadline& deadline, const char* what) {
   // QEMU connects while it starts; if it dies first, say so rather than wait out the deadline.
-  for (;;) {
-    pollfd fds[2] = {{listen_fd, POLLIN, 0}, {process_->pidfd(), POLLIN, 0}};
-    int rc = ::poll(fds, 2, deadline.PollTimeoutMs());
-    if (rc < 0 && errno == EINTR) continue;
-    if (rc < 0) throw SystemError("poll", errno);
-    if (fds[0].revents & POLLIN) {
-      if (auto fd = AcceptWithDeadline(listen_fd, deadline)) return fd;
-    }
-    if (fds[1].revents & POLLIN) {
-      process_->Wait(Deadline::After(kShutdownTimeout));
-      FailLaunch(std::string("QEMU exited before connecting its ") + what + " socket");
-    }
-    if (rc == 0) FailLaunch(std::string("QEMU did not connect its ") + what + " socket in time");
-  }
+  UniqueFd fd = cpuhp::AcceptFromQemu(listen_fd, *process_, deadline);
+  if (fd) return fd;
+  if (process_->status()) FailLaunch(std::string("QEMU exited before connecting its ") + what + " socket");
+  FailLaunch(std::string("QEMU did not connect its ") + what + " socket in time");
 }
 
 void Machine::Launch(const Deadline& boot_deadline) {
   if (process_) throw Error("vm " + name() + ": already launched");
-  accel_ = ResolveAccel(spec_.accel);
+  AccelChoice accel = ResolveAccel(spec_.accel, spec_.qemu_binary);
+  accel_ = accel.accel;
+  accel_reason_ = accel.reason;
   MakeDirs(artifacts_dir_);
   // UNIX socket paths are limited to 107 bytes, artifact paths are not: the
   // sockets get a short private directory of their own.
@@ -121,7 +114,7 @@ void Machine::Launch(const Deadline& boot_deadline) {
   {
     std::ofstream cmd(artifacts_dir_ / "cmdline.sh");
     cmd << "#!/bin/sh\n# accel " << AccelName(spec_.accel) << " resolved to " << AccelName(accel_)
-        << "\n" << ShellQuote(argv_) << "\n";
+        << ": " << accel_reason_ << "\n" << ShellQuote(argv_) << "\n";
   }
   transcript_->Record("vm", Transcript::Direction::kNote, "launch: " + ShellQuote(argv_));
   LOG(kInfo, "vm") << name() << ": starting QEMU (" << AccelName(accel_) << ", -smp "
@@ -149,13 +142,16 @@ void Machine::WaitForAgent(const Deadline& deadline) {
       LOG(kInfo, "vm") << name() << ": guest agent answered after " << FormatDuration(boot_time_);
       return;
     } catch (const TimeoutError&) {
-      if (!process_->Running()) FailLaunch("QEMU exited while the guest was booting");
+      if (!process_->Running()) {
+        FailLaunch("QEMU exited while the guest was booting: " +
+                   ExplainBootFailure(ReadConsoleForDiagnosis(paths_.serial_log)));
+      }
       if (SerialTail(50).find(kGuestErrorMarker) != std::string::npos) {
-        FailLaunch("the guest reported an error on its console");
+        FailLaunch(ExplainBootFailure(ReadConsoleForDiagnosis(paths_.serial_log)));
       }
       if (deadline.Expired()) {
-        TimeoutError e("vm " + name() + ": the guest agent did not answer within the boot "
-                       "deadline (is the guest kit's /init starting qemu-ga?)");
+        TimeoutError e("vm " + name() + ": the guest agent did not answer within the boot deadline: " +
+                       ExplainBootFailure(ReadConsoleForDiagnosis(paths_.serial_log)));
         AddContext(e);
         Shutdown(std::chrono::seconds(2));
         throw e;

@@ -24,6 +24,7 @@
 #include "util/process.h"
 #include "util/temp_dir.h"
 #include "util/transcript.h"
+#include "vm/accel_probe.h"
 #include "vm/machine_spec.h"
 
 namespace cpuhp {
@@ -61,6 +62,8 @@ class Machine {
   const MachineSpec& spec() const { return spec_; }
   const std::string& name() const { return spec_.name; }
   Accel accel() const { return accel_; }
+  // Why spec().accel became accel(): the KVM probe's verdict.
+  const std::string& accel_reason() const { return accel_reason_; }
   const std::vector<std::string>& command_line() const { return argv_; }
   const std::filesystem::path& artifacts_dir() const { return artifacts_dir_; }
   const MachinePaths& paths() const { return paths_; }
@@ -84,6 +87,7 @@ class Machine {
   MachineSpec spec_;
   std::filesystem::path artifacts_dir_;
   Accel accel_ = Accel::kTcg;
+  std::string accel_reason_;
   std::optional<TempDir> socket_dir_;
   MachinePaths paths_;
   std::vector<std::string> argv_;

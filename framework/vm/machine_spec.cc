@@ -1,14 +1,5 @@
 #include "vm/machine_spec.h"
 
-#include <fcntl.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
-#include "util/error.h"
-#include "util/fd.h"
 
 namespace cpuhp {
 
@@ -26,25 +17,6 @@ bool ParseAccel(std::string_view text, Accel* accel) {
   else if (text == "tcg") *accel = Accel::kTcg;
   else return false;
   return true;
-}
-
-std::string KvmUnusableReason() {
-  UniqueFd fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
-  if (!fd) return std::string("cannot open /dev/kvm: ") + std::strerror(errno);
-  constexpr unsigned long kKvmGetApiVersion = 0xAE00;  // _IO(KVMIO, 0x00)
-  int version = ::ioctl(fd.get(), kKvmGetApiVersion, 0);
-  if (version != 12) return "/dev/kvm answered KVM_GET_API_VERSION with " + std::to_string(version);
-  return "";
-}
-
-Accel ResolveAccel(Accel requested) {
-  if (requested == Accel::kTcg) return Accel::kTcg;
-  std::string problem = KvmUnusableReason();
-  if (requested == Accel::kKvm && !problem.empty()) {
-    throw LaunchError("accel kvm was requested but " + problem +
-                      " (use --accel tcg or accel: auto to run under TCG)");
-  }
-  return problem.empty() ? Accel::kKvm : Accel::kTcg;
 }
 
 std::string SmpTopology::ToQemuArg() const {

@@ -15,11 +15,7 @@ enum class Accel { kAuto, kKvm, kTcg };
 const char* AccelName(Accel accel);
 // "auto" | "kvm" | "tcg"; false on anything else.
 bool ParseAccel(std::string_view text, Accel* accel);
-// kAuto becomes kKvm when /dev/kvm opens read-write, else kTcg. kKvm without a
-// usable /dev/kvm throws LaunchError saying why.
-Accel ResolveAccel(Accel requested);
-// "" when /dev/kvm opens and answers KVM_GET_API_VERSION, else why not.
-std::string KvmUnusableReason();
+// What kAuto becomes on this host: vm/accel_probe.h (ResolveAccel).
 
 // -smp. Zero means "unset": QEMU derives it (7.2 prefers cores over sockets).
 struct SmpTopology {

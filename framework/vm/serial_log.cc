@@ -1,6 +1,12 @@
 #include "vm/serial_log.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <array>
+#include <cstdio>
+
+#include "util/fd.h"
 
 namespace cpuhp {
 
@@ -46,6 +52,76 @@ bool LooksLikeStopMachineStall(std::string_view console) {
   return FindKernelDistress(console).has_value() &&
          (console.find("multi_cpu_stop") != std::string_view::npos ||
           console.find("stop_machine") != std::string_view::npos);
+}
+
+namespace {
+constexpr std::string_view kInitStartedLine = "cpuhp-init: started";
+constexpr std::string_view kReadyLine = "cpuhp-guest-ready";
+constexpr std::string_view kGuestErrorPrefix = "cpuhp-guest-error:";
+
+// The last line with something on it.
+std::string_view LastLine(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
+    text.remove_suffix(1);
+  }
+  return LineAt(text, text.empty() ? 0 : text.size() - 1);
+}
+}  // namespace
+
+std::string QuoteGuestLine(std::string_view line, size_t max) {
+  std::string out = "\"";
+  for (size_t i = 0; i < line.size() && i < max; ++i) {
+    unsigned char c = static_cast<unsigned char>(line[i]);
+    if (c < 0x20 || c == 0x7F) {
+      char esc[8];
+      std::snprintf(esc, sizeof(esc), "\\x%02x", c);
+      out += esc;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (line.size() > max) out += "...";
+  return out + "\"";
+}
+
+std::string ExplainBootFailure(std::string_view console) {
+  if (console.find_first_not_of(" \r\n\t") == std::string_view::npos) {
+    return "the guest printed nothing: firmware or the accelerator never ran (`cpuhp doctor` shows "
+           "whether this host's accelerator runs guests)";
+  }
+  if (size_t pos = console.find(kGuestErrorPrefix); pos != std::string_view::npos) {
+    return "the guest's /init reported an error: " + QuoteGuestLine(LineAt(console, pos));
+  }
+  if (auto distress = FindKernelDistress(console)) {
+    return "the guest kernel is in trouble: " + QuoteGuestLine(*distress);
+  }
+  if (console.find(kInitStartedLine) == std::string_view::npos &&
+      console.find(kReadyLine) == std::string_view::npos) {
+    return "the guest kernel printed but never started /init (last line: " +
+           QuoteGuestLine(LastLine(console)) + "; a kernel without the kit's initramfs, or stuck early)";
+  }
+  if (console.find(kReadyLine) == std::string_view::npos) {
+    return "the guest's /init started but never said cpuhp-guest-ready (last line: " +
+           QuoteGuestLine(LastLine(console)) + "; is the guest kit's /init starting qemu-ga?)";
+  }
+  return "the guest said cpuhp-guest-ready but its agent never answered (is the "
+         "org.qemu.guest_agent.0 port connected to qemu-ga?)";
+}
+
+std::string ReadConsoleForDiagnosis(const std::filesystem::path& serial_log) {
+  UniqueFd fd(::open(serial_log.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return "";
+  auto read_at = [&](off_t offset, size_t n) {
+    std::string buf(n, '\0');
+    ssize_t got = ::pread(fd.get(), buf.data(), n, offset);
+    buf.resize(got > 0 ? static_cast<size_t>(got) : 0);
+    return buf;
+  };
+  off_t size = ::lseek(fd.get(), 0, SEEK_END);
+  if (size <= 0) return "";
+  if (static_cast<size_t>(size) <= 2 * kMaxConsoleScan) return read_at(0, static_cast<size_t>(size));
+  return read_at(0, kMaxConsoleScan) + "\n[cpuhp: console cut here]\n" +
+         read_at(size - static_cast<off_t>(kMaxConsoleScan), kMaxConsoleScan);
 }
 
 }  // namespace cpuhp

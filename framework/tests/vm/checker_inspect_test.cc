@@ -51,7 +51,7 @@ TEST(CheckerInspectTest, AttachesToAHandStartedVm) {
   TempDir dir("/tmp", "cpuhp-inspect-");
   MachinePaths paths{dir.path() / "qmp.sock", dir.path() / "qga.sock", dir.path() / "serial.log"};
   Process qemu = Process::Spawn(
-      {.argv = BuildCommandLine(spec, ResolveAccel(spec.accel), paths, SocketMode::kQemuListens),
+      {.argv = BuildCommandLine(spec, ResolveAccel(spec.accel, spec.qemu_binary).accel, paths, SocketMode::kQemuListens),
        .output = dir.path() / "qemu.log"});
   std::vector<std::string> sockets = {"--qmp", paths.qmp_socket, "--qga", paths.agent_socket};
   {

@@ -26,8 +26,8 @@ Accel TestAccel() {
 
 std::string TestAccelUnavailable() {
   if (TestAccel() != Accel::kKvm) return "";
-  std::string why = KvmUnusableReason();
-  return why.empty() ? "" : "CPUHP_TEST_ACCEL=kvm, but " + why;
+  KvmProbeResult probe = ProbeKvm(MachineSpec().qemu_binary);
+  return probe.verdict.usable ? "" : "CPUHP_TEST_ACCEL=kvm, but " + probe.verdict.reason;
 }
 
 MachineSpec KitSpec(const std::string& name, SmpTopology smp) {

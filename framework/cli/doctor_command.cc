@@ -1,0 +1,145 @@
+// cpuhp doctor: what this host can run, one PASS/WARN/FAIL line per part
+// (in the spirit of virt-host-validate). CI logs print it first, so that a
+// failure on a strange host reads against what the host could do.
+#include <unistd.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_args.h"
+#include "cli/commands.h"
+#include "report/invocation.h"
+#include "vm/accel_probe.h"
+#include "vm/guest_kit.h"
+#include "vm/machine_spec.h"
+#include "vm/qemu_info.h"
+
+namespace cpuhp {
+namespace {
+
+constexpr char kDoctorUsage[] = R"(usage: cpuhp doctor [--qemu PATH]... [--kit DIR]... [--cached] [--json]
+Says what this host can run: the QEMU binaries and their versions, KVM (a
+probe guest must take a timer interrupt, not just open /dev/kvm), TCG, the
+guest kits and their kernels, socat (for repro scripts). One line per part:
+PASS, WARN (cpuhp runs, with less) or FAIL (cpuhp cannot run scenarios).
+The KVM probe runs afresh and refreshes the cache that runs use; with
+--cached it answers from that cache where it is valid (same boot, same
+kvm module, same QEMU binary).
+Exit code 0 when scenarios can run here, 3 when not.
+)";
+
+enum class Status { kPass, kWarn, kFail };
+const char* StatusName(Status s) {
+  switch (s) {
+    case Status::kPass: return "PASS";
+    case Status::kWarn: return "WARN";
+    case Status::kFail: return "FAIL";
+  }
+  return "?";
+}
+
+struct HostCheck {
+  std::string part;
+  Status status;
+  std::string detail;
+};
+
+bool InPath(const std::string& program) {
+  const char* env = std::getenv("PATH");
+  std::string dirs = env ? env : "";
+  size_t start = 0;
+  for (;;) {
+    size_t end = dirs.find(':', start);
+    std::string dir = dirs.substr(start, end - start);
+    if (!dir.empty() && ::access((dir + "/" + program).c_str(), X_OK) == 0) return true;
+    if (end == std::string::npos) return false;
+    start = end + 1;
+  }
+}
+
+// One QEMU binary: its version, then what it can accelerate with.
+void CheckQemu(const std::string& binary, bool cached, std::vector<HostCheck>* out) {
+  const std::string part = "qemu " + binary;
+  try {
+    QemuVersion v = QueryQemuVersion(binary, Deadline::AfterUnscaled(seconds(20)));
+    out->push_back({part, Status::kPass,
+                    "QEMU " + v.ToString() + (v.package.empty() ? "" : " (" + v.package + ")")});
+  } catch (const Error& e) {
+    out->push_back({part, Status::kFail, e.what()});
+    return;
+  }
+  KvmProbeResult kvm = ProbeKvm(binary, /*fresh=*/!cached);
+  std::string took = kvm.cached ? " (from the cache)" : " (probe took " + FormatDuration(kvm.took) + ")";
+  out->push_back({"kvm", kvm.verdict.usable ? Status::kPass : Status::kWarn,
+                  kvm.verdict.reason + (kvm.verdict.usable ? "" : "; accel auto uses TCG") +
+                      (kvm.cached || kvm.took.count() ? took : "")});
+  ProbeObservation tcg = RunProbeGuest(binary, Accel::kTcg, kAccelProbeTimeout);
+  ProbeVerdict t = DecideTcg(tcg, kAccelProbeTimeout);
+  out->push_back({"tcg", t.usable ? Status::kPass : Status::kFail, t.reason});
+}
+
+void CheckKit(const std::filesystem::path& dir, std::vector<HostCheck>* out) {
+  const std::string part = "guest kit " + dir.string();
+  try {
+    GuestKit kit = GuestKit::Load(dir);
+    for (const auto& f : {kit.kernel, kit.initrd}) {
+      if (!std::filesystem::exists(f)) {
+        out->push_back({part, Status::kFail, f.string() + " is missing (rebuild: ci/build)"});
+        return;
+      }
+    }
+    out->push_back({part, Status::kPass, "Linux " + kit.kernel_version});
+  } catch (const Error& e) {
+    out->push_back({part, Status::kFail, e.what()});
+  }
+}
+
+}  // namespace
+
+int RunDoctorCommand(const std::vector<std::string>& argv) {
+  CliArgs args;
+  try {
+    args = ParseCliArgs(argv, {"qemu", "kit"}, {"json", "cached", "help", "h"});
+  } catch (const UsageError& e) {
+    std::cerr << "cpuhp doctor: " << e.what() << "\n\n" << kDoctorUsage;
+    return kExitUsage;
+  }
+  if (args.Has("help") || args.Has("h")) {
+    std::cout << kDoctorUsage;
+    return kExitPassed;
+  }
+  std::vector<std::string> qemus = args.Values("qemu");
+  if (qemus.empty()) qemus.push_back(MachineSpec().qemu_binary);
+  std::vector<std::string> kits = args.Values("kit");
+  if (kits.empty()) kits.push_back(GuestKit::DefaultDir().string());
+
+  std::vector<HostCheck> findings;
+  for (const auto& q : qemus) CheckQemu(q, args.Has("cached"), &findings);
+  for (const auto& k : kits) CheckKit(k, &findings);
+  findings.push_back({"socat", InPath("socat") ? Status::kPass : Status::kWarn,
+                      InPath("socat") ? "found (repro scripts drive QMP with it)"
+                                      : "not found: generated repro scripts need it (apt-get install socat)"});
+
+  bool ok = true;
+  for (const auto& f : findings) ok = ok && f.status != Status::kFail;
+  if (args.Has("json")) {
+    nlohmann::json j = {{"ok", ok}, {"checks", nlohmann::json::array()}};
+    for (const auto& f : findings) {
+      j["checks"].push_back({{"part", f.part}, {"status", StatusName(f.status)}, {"detail", f.detail}});
+    }
+    std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  } else {
+    for (const auto& f : findings) {
+      std::string detail = f.detail;
+      for (size_t at = 0; (at = detail.find('\n', at)) != std::string::npos; at += 2) {
+        detail.replace(at, 1, "\n      ");
+      }
+      std::cout << StatusName(f.status) << "  " << f.part << ": " << detail << "\n";
+    }
+    std::cout << (ok ? "cpuhp can run scenarios on this host\n"
+                     : "cpuhp cannot run scenarios on this host (see FAIL above)\n");
+  }
+  return ok ? kExitPassed : kExitSetup;
+}
+
+}  // namespace cpuhp

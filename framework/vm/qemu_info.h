@@ -1,0 +1,31 @@
+// What a QEMU binary says about itself, asked over QMP (query-version).
+#pragma once
+
+#include <string>
+
+#include "util/deadline.h"
+#include "util/fd.h"
+#include "util/process.h"
+
+namespace cpuhp {
+
+// How long a QEMU asked to quit (or killed) may take to be gone.
+inline constexpr seconds kQemuQuitTimeout{5};
+
+// Accepts the connection QEMU makes to `listen_fd` while it starts. An empty
+// fd when QEMU exited first (then reaped: qemu.status() says how) or the
+// deadline passed: the caller says which it was.
+UniqueFd AcceptFromQemu(int listen_fd, Process& qemu, const Deadline& deadline);
+
+struct QemuVersion {
+  int major = 0, minor = 0, micro = 0;
+  std::string package;  // e.g. "Debian 1:7.2+dfsg-7+deb12u18"
+  std::string ToString() const;  // "7.2.19"
+};
+
+// Starts `qemu_binary` with no machine (-machine none), asks query-version
+// over a private QMP socket and quits it. Throws LaunchError (QEMU cannot run,
+// with its log) or TimeoutError; leaves nothing running.
+QemuVersion QueryQemuVersion(const std::string& qemu_binary, const Deadline& deadline);
+
+}  // namespace cpuhp
