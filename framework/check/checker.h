@@ -19,25 +19,12 @@
 
 #include "guest/cpu_snapshot.h"
 #include "vm/cpu_hotplug.h"
+#include "vm/host_view.h"
 #include "vm/machine_spec.h"
 
 namespace cpuhp {
 
 class Machine;
-
-// What QEMU says: query-hotpluggable-cpus and query-cpus-fast, and the -smp
-// it runs with (qom-get /machine smp; nullopt where QEMU lacks that property).
-struct HostView {
-  std::vector<HotpluggableCpu> slots = {};
-  std::vector<CpuInfoFast> cpus = {};
-  std::optional<SmpTopology> smp = {};
-};
-// Throws QmpError, TimeoutError, ConnectionError.
-HostView ReadHostView(QmpClient& qmp);
-// The reply of qom-get /machine smp: {"cpus": 2, "maxcpus": 8, "sockets": 2, ...}.
-SmpTopology ParseMachineSmp(const nlohmann::json& reply);
-// The QMP replies' shape: {"slots": [...], "cpus": [...], "smp": {...} or null}.
-nlohmann::json ToJson(const HostView& host);
 
 enum class Verdict { kPass, kFail };
 

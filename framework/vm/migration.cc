@@ -29,23 +29,6 @@ std::string RunState(QmpClient& qmp) {
   return qmp.Execute("query-status").value("status", "?");
 }
 
-json SlotsJson(const HostView& view) {
-  json slots = json::array();
-  for (const auto& s : view.slots) {
-    json j = {{"type", s.type}, {"vcpus-count", s.vcpus_count}, {"props", s.props.ToJson()}};
-    if (s.qom_path) j["qom-path"] = *s.qom_path;
-    slots.push_back(std::move(j));
-  }
-  json cpus = json::array();
-  for (const auto& c : view.cpus) {
-    cpus.push_back({{"cpu-index", c.cpu_index}, {"qom-path", c.qom_path},
-                    {"props", c.props.ToJson()}});
-  }
-  json j = {{"hotpluggable-cpus", slots}, {"cpus-fast", cpus}};
-  if (view.smp) j["smp"] = view.smp->ToQemuArg();
-  return j;
-}
-
 std::string ListLines(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& s : items) out += "\n    " + s;
@@ -585,8 +568,8 @@ nlohmann::json MigrationResult::ToJson() const {
     probes_json.push_back(std::move(pj));
   }
   j["probes"] = std::move(probes_json);
-  if (source_view) j["source_view"] = SlotsJson(*source_view);
-  if (destination_view) j["destination_view"] = SlotsJson(*destination_view);
+  if (source_view) j["source_view"] = cpuhp::ToJson(*source_view);
+  if (destination_view) j["destination_view"] = cpuhp::ToJson(*destination_view);
   return j;
 }
 

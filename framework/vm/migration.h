@@ -24,9 +24,9 @@
 #include <string>
 #include <vector>
 
-#include "check/checker.h"
 #include "guest/cpu_snapshot.h"
 #include "vm/cpu_hotplug.h"
+#include "vm/host_view.h"
 #include "vm/machine.h"
 
 namespace cpuhp {

@@ -1,5 +1,5 @@
-// QEMU's side of the check: the QMP queries, and their JSON for reports.
-#include "check/checker.h"
+// QEMU's view of the vCPUs: the QMP queries, and their JSON for reports.
+#include "vm/host_view.h"
 
 namespace cpuhp {
 
