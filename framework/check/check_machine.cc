@@ -1,10 +1,10 @@
 // The checker on a running Machine: read both views, evaluate, and poll
 // until the guest has settled.
 #include <algorithm>
-#include <thread>
 
 #include "check/checker.h"
 #include "util/log.h"
+#include "util/wait.h"
 #include "vm/machine.h"
 
 namespace cpuhp {
@@ -31,20 +31,21 @@ CheckResult CheckMachine(Machine& vm, const CheckOptions& options) {
 
 CheckResult CheckUntilConsistent(Machine& vm, const CheckOptions& options,
                                  const Deadline& deadline) {
-  for (int attempt = 1;; ++attempt) {
-    CheckResult result = CheckMachine(vm, options);
-    if (result.Passed() || deadline.Expired()) {
-      if (!result.Passed()) {
-        LOG(kInfo, "check") << vm.name() << ": still inconsistent after " << attempt << " checks:\n"
-                            << result.Summary();
-      }
-      return result;
+  int attempts = 0;
+  CheckResult result;
+  bool passed = WaitUntil(deadline, kSettlePollInterval, [&] {
+    result = CheckMachine(vm, options);
+    if (!result.Passed() && ++attempts > 1) {
+      LOG(kDebug, "check") << vm.name() << ": not settled yet (check " << attempts
+                           << "): " << result.Summary();
     }
-    LOG(kDebug, "check") << vm.name() << ": not settled yet (check " << attempt
-                         << "): " << result.Summary();
-    std::this_thread::sleep_for(
-        std::min<Clock::duration>(kSettlePollInterval, deadline.Remaining()));
+    return result.Passed();
+  });
+  if (!passed) {
+    LOG(kInfo, "check") << vm.name() << ": still inconsistent after " << attempts << " checks:\n"
+                        << result.Summary();
   }
+  return result;
 }
 
 }  // namespace cpuhp

@@ -1,8 +1,7 @@
 #include "scenario/guest_load.h"
 
-#include <thread>
-
 #include "util/log.h"
+#include "util/wait.h"
 
 namespace cpuhp {
 namespace {
@@ -35,16 +34,14 @@ void GuestLoad::Stop(AgentClient& agent, const Deadline& deadline) {
   waiting.push_back(killer);
   // The agent does not notify exits: poll guest-exec-status, bounded.
   while (!waiting.empty()) {
-    auto status = agent.Execute("guest-exec-status", {{"pid", waiting.back()}}, deadline);
-    if (status.value("exited", false)) {
-      waiting.pop_back();
-      continue;
+    int64_t pid = waiting.back();
+    bool exited = WaitUntil(deadline, kGuestPollInterval, [&] {
+      return agent.Execute("guest-exec-status", {{"pid", pid}}, deadline).value("exited", false);
+    });
+    if (!exited) {
+      throw TimeoutError("guest load: process " + std::to_string(pid) + " did not exit after kill");
     }
-    if (deadline.Expired()) {
-      throw TimeoutError("guest load: process " + std::to_string(waiting.back()) +
-                         " did not exit after kill");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    waiting.pop_back();
   }
   pids_.clear();
   LOG(kInfo, "scenario") << "guest load stopped";

@@ -13,6 +13,7 @@
 #include "scenario/guest_load.h"
 #include "scenario/topology.h"
 #include "util/log.h"
+#include "util/wait.h"
 #include "vm/cpu_hotplug.h"
 #include "vm/guest_kit.h"
 #include "vm/machine.h"
@@ -315,17 +316,16 @@ class Executor {
       // The guest numbers new CPUs in the order it processes them: take the
       // ones that appeared, however they are numbered.
       std::set<int> fresh;
-      for (;;) {
+      bool appeared = WaitUntil(deadline, kGuestPollInterval, [&] {
         std::set<int> now = GuestCpuIds(deadline);
         fresh.clear();
         std::set_difference(now.begin(), now.end(), before.begin(), before.end(),
                             std::inserter(fresh, fresh.end()));
-        if (fresh.size() >= plugged.size()) break;
-        if (deadline.Expired()) {
-          throw TimeoutError("hotplug: the guest shows " + std::to_string(fresh.size()) +
-                             " new CPU(s) after plugging " + std::to_string(plugged.size()));
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        return fresh.size() >= plugged.size();
+      });
+      if (!appeared) {
+        throw TimeoutError("hotplug: the guest shows " + std::to_string(fresh.size()) +
+                           " new CPU(s) after plugging " + std::to_string(plugged.size()));
       }
       std::vector<GuestVcpu> set;
       for (int cpu : fresh) set.push_back({cpu, true, true});

@@ -18,6 +18,9 @@ constexpr auto kProgressInterval = std::chrono::seconds(5);
 constexpr auto kFollowSlice = std::chrono::milliseconds(250);
 // A destination that died: how long the source may take to notice.
 constexpr auto kSourceNoticeTimeout = std::chrono::seconds(30);
+// A destination that failed to load the stream exits by itself within a
+// fraction of a second; this long for its SHUTDOWN, then for its exit.
+constexpr auto kFailedDestinationExitTimeout = std::chrono::seconds(5);
 constexpr char kProbeDeviceId[] = "cpuhp-migration-probe";
 
 bool IsTerminal(const std::string& status) {
@@ -502,13 +505,13 @@ class MigrationRun {
       bool ending = false;
       try {
         ending = destination_->Qmp()
-                     .TryWaitForEvent("SHUTDOWN", nullptr, Deadline::After(seconds(5)))
+                     .TryWaitForEvent("SHUTDOWN", nullptr, Deadline::After(kFailedDestinationExitTimeout))
                      .has_value();
       } catch (const Error&) {
         ending = true;  // ConnectionError: QEMU closed QMP on its way out
       }
       // Reap it, so that what the error says about the destination is what happened.
-      if (ending) destination_->WaitForExit(Deadline::After(seconds(5)));
+      if (ending) destination_->WaitForExit(Deadline::After(kFailedDestinationExitTimeout));
     }
     std::optional<ExitStatus> destination_end = destination_->exit_status();
     bool destination_was_running = destination_->Running();
