@@ -269,7 +269,10 @@ int RunInspect(const std::vector<std::string>& args, std::ostream& out, std::ost
     return 2;
   }
   if (options->json) {
-    out << ToJson(inspection).dump(2) << "\n";
+    // Guest strings (cpu_vendor, state names) need not be UTF-8: a strict
+    // dump() throws type_error on them, past every handler.
+    out << ToJson(inspection).dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+        << "\n";
   } else {
     out << FormatInspection(inspection);
   }

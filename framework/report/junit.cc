@@ -4,18 +4,17 @@
 #include <map>
 #include <sstream>
 
+#include "report/text.h"
+
 namespace cpuhp {
 namespace {
 
-// The length of the valid UTF-8 sequence at s[i], or 0.
-size_t Utf8Length(std::string_view s, size_t i) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return 0;
-  }
-  return n;
+constexpr char kReplacement[] = "\xEF\xBF\xBD";  // U+FFFD
+
+// XML 1.0's Char production (ASCII controls are dropped before it is asked).
+bool IsXmlChar(char32_t cp) {
+  return cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) ||
+         (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
 }
 
 std::string Seconds(double s) {
@@ -32,12 +31,15 @@ std::string XmlEscape(std::string_view text) {
   for (size_t i = 0; i < text.size();) {
     unsigned char c = static_cast<unsigned char>(text[i]);
     if (c >= 0x80) {
-      size_t n = Utf8Length(text, i);
+      // Strictly: an overlong form, a surrogate or a truncated sequence would
+      // make the whole report "not well-formed" to every XML parser.
+      char32_t cp;
+      size_t n = DecodeUtf8(text, i, &cp);
       if (n == 0) {
-        out += '?';
+        out += kReplacement;
         ++i;
       } else {
-        out.append(text.substr(i, n));
+        out.append(IsXmlChar(cp) ? text.substr(i, n) : std::string_view(kReplacement));
         i += n;
       }
       continue;

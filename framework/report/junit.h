@@ -16,8 +16,11 @@ namespace cpuhp {
 
 std::string JunitXml(const Invocation& invocation);
 
-// Text made safe for XML 1.0 content and attributes: escapes markup,
-// drops control characters XML forbids, replaces invalid UTF-8 with '?'.
+// Text made safe for XML 1.0 content and attributes: escapes markup, drops
+// ASCII control characters XML forbids, and decodes UTF-8 strictly: each
+// byte that does not start a well-formed sequence (overlong, surrogate,
+// above U+10FFFF, truncated), and each code point outside XML's Char
+// (U+FFFE, U+FFFF), becomes U+FFFD.
 std::string XmlEscape(std::string_view text);
 
 }  // namespace cpuhp

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "report/text.h"
 #include "util/transcript.h"
 
 namespace cpuhp {
@@ -33,8 +34,11 @@ std::unique_ptr<RunObserver> MakeProgress(std::FILE* out, int total) {
   return std::make_unique<PlainProgress>(out, total);
 }
 
+// Labels, step names and failure messages carry scenario and guest text:
+// every plain line goes through TerminalSafe, and TtyProgress sanitises each
+// piece before it adds escapes of its own (colours, cursor moves).
 void PlainProgress::Line(const std::string& text) {
-  std::fprintf(out_, "%s %s\n", UtcTimestamp().c_str(), text.c_str());
+  std::fprintf(out_, "%s %s\n", UtcTimestamp().c_str(), TerminalSafe(text).c_str());
   std::fflush(out_);
 }
 
@@ -91,7 +95,7 @@ TtyProgress::~TtyProgress() {
 void TtyProgress::RunStarted(int index, const std::string& label) {
   std::lock_guard lock(mutex_);
   Clock::time_point now = Clock::now();
-  jobs_[index] = {label, 0, 0, "boot", now, now};
+  jobs_[index] = {TerminalSafe(label), 0, 0, "boot", now, now};
   Redraw();
 }
 
@@ -99,10 +103,10 @@ void TtyProgress::StepStarted(int index, const std::string& label, int step, int
                               const std::string& step_name) {
   std::lock_guard lock(mutex_);
   Job& job = jobs_[index];
-  job.label = label;
+  job.label = TerminalSafe(label);
   job.step = step;
   job.steps = steps;
-  job.step_name = step_name;
+  job.step_name = TerminalSafe(step_name);
   job.step_started = Clock::now();
   Redraw();
 }
@@ -113,8 +117,11 @@ void TtyProgress::RunFinished(int index, const RunResult& r) {
   ++finished_;
   char took[32];
   std::snprintf(took, sizeof took, "%.1f s", ToSeconds(r.duration));
-  std::string line = OutcomeColor(r.outcome) + std::string(OutcomeTag(r.outcome)) + "\033[0m " + r.label + "  " + took;
-  if (!r.Passed() && r.outcome != RunOutcome::kSkipped) line += "  " + r.FailureLine();
+  std::string line = OutcomeColor(r.outcome) + std::string(OutcomeTag(r.outcome)) + "\033[0m " +
+                     TerminalSafe(r.label) + "  " + took;
+  if (!r.Passed() && r.outcome != RunOutcome::kSkipped) {
+    line += "  " + TerminalSafe(r.FailureLine());
+  }
   pending_.push_back(line);
   Redraw();
 }

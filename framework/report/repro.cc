@@ -2,14 +2,19 @@
 
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <sstream>
 
 #include "report/artifacts.h"
 #include "report/spec_json.h"
+#include "report/text.h"
 #include "util/error.h"
+#include "util/log.h"
+#include "util/transcript.h"
 
 namespace cpuhp {
 namespace {
@@ -209,6 +214,39 @@ std::string SingleQuoted(const std::string& s) {
   return out + "'";
 }
 
+bool HasControl(std::string_view s) {
+  for (char c : s) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7F) return true;
+  }
+  return false;
+}
+
+// One shell word on one line: ShellQuote's form, or bash's $'...' with \xHH
+// for control characters, so that a newline in a spec.json value cannot
+// start a line of its own.
+std::string ScriptWord(const std::string& s) {
+  if (!HasControl(s)) return ShellQuote(s);
+  std::string out = "$'";
+  for (char c : s) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (c == '\\' || c == '\'') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7F) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+// Text for an echo or a comment: one line, nothing a terminal would obey.
+std::string EchoText(const std::string& s) { return SingleQuoted(TerminalSafe(s)); }
+
 // The QEMU command line as shell words, with the socket directory and accel
 // left to the script's variables.
 std::string QemuCommand(const MachineSpec& spec) {
@@ -222,12 +260,15 @@ std::string QemuCommand(const MachineSpec& spec) {
     if (i > 0 && argv[i - 1] == "-accel") {
       word = "\"$REPRO_ACCEL\"";
     } else {
-      word = ShellQuote(argv[i]);
-      bool quoted = !word.empty() && word[0] == '\'';
-      std::string replacement = quoted ? "'\"$dir\"'" : "\"$dir\"";
-      for (size_t at; (at = word.find(kDirPlaceholder)) != std::string::npos;) {
-        word.replace(at, sizeof kDirPlaceholder - 1, replacement);
+      // Each piece between placeholders quoted on its own, "$dir" between them.
+      const std::string& arg = argv[i];
+      size_t from = 0;
+      for (size_t at; (at = arg.find(kDirPlaceholder, from)) != std::string::npos;) {
+        if (at > from) word += ScriptWord(arg.substr(from, at - from));
+        word += "\"$dir\"";
+        from = at + sizeof kDirPlaceholder - 1;
       }
+      if (from < arg.size() || word.empty()) word += ScriptWord(arg.substr(from));
     }
     // Options start a new line: easier to read and to edit.
     if (i > 0) out += (argv[i][0] == '-' ? " \\\n  " : " ");
@@ -236,17 +277,79 @@ std::string QemuCommand(const MachineSpec& spec) {
   return out;
 }
 
+// `j[key]` when j is an object holding it, else nullptr: transcript JSON is
+// partly the guest's, and nlohmann's value() throws on the wrong type.
+const nlohmann::json* Member(const nlohmann::json& j, const char* key) {
+  if (!j.is_object()) return nullptr;
+  auto it = j.find(key);
+  return it == j.end() ? nullptr : &*it;
+}
+
+std::string StringMember(const nlohmann::json& j, const char* key) {
+  const nlohmann::json* m = Member(j, key);
+  return m && m->is_string() ? m->get<std::string>() : "";
+}
+
 // The identifier a QMP event is matched on in the replay: the device id or path.
 std::string EventKey(const nlohmann::json& event) {
-  const auto& data = event.value("data", nlohmann::json::object());
-  if (event.value("event", "") == "ACPI_DEVICE_OST") {
-    const auto& info = data.value("info", nlohmann::json::object());
-    if (info.contains("device") && info["device"].is_string()) return info["device"];
-    return "";
+  const nlohmann::json* data = Member(event, "data");
+  if (!data) return "";
+  if (StringMember(event, "event") == "ACPI_DEVICE_OST") {
+    const nlohmann::json* info = Member(*data, "info");
+    return info ? StringMember(*info, "device") : "";
   }
-  if (data.contains("device") && data["device"].is_string()) return data["device"];
-  if (data.contains("path") && data["path"].is_string()) return data["path"];
-  return "";
+  std::string device = StringMember(*data, "device");
+  return device.empty() ? StringMember(*data, "path") : device;
+}
+
+// Every device cpuhp plugs is a vCPU ("<model>-x86_64-cpu"); other drivers
+// (vfio-pci, usb-host, file-backed storage) open host resources.
+bool IsCpuDevice(const nlohmann::json& msg) {
+  const nlohmann::json* args = Member(msg, "arguments");
+  std::string driver = args ? StringMember(*args, "driver") : "";
+  constexpr std::string_view kSuffix = "-cpu";
+  return driver.size() > kSuffix.size() && driver.ends_with(kSuffix);
+}
+
+// Nesting a replayed command may have: cpuhp's deepest (guest-set-vcpus)
+// has 4 levels; deeper is not cpuhp's, and would recurse in dump().
+constexpr int kMaxReplayDepth = 16;
+
+struct ReplayRule {
+  std::string_view command;
+  bool prefix;                             // every command starting with it
+  bool (*allowed)(const nlohmann::json&);  // nullptr: any arguments
+};
+// What a replay sends to QEMU. The script runs on a developer's machine and
+// the transcript is partly guest-written, so only what cpuhp itself sends in
+// a hotplug run, none of which reaches the host beyond the VM, is replayed.
+// Never: human-monitor-command (HMP `migrate exec:` runs a host shell),
+// chardev-add, netdev_add, object-add, getfd (host files, sockets, fds),
+// screendump and dump-guest-memory (write host files), qom-set, blockdev-*.
+constexpr ReplayRule kQmpReplayed[] = {
+    {"device_add", false, &IsCpuDevice},  // CPU hotplug, the thing under test
+    {"device_del", false, nullptr},       // unplug: by id or QOM path, in the VM only
+    {"query-", true, nullptr},            // read-only by QEMU's naming convention
+    {"qom-get", false, nullptr},          // read-only
+    {"qom-list", false, nullptr},         // read-only
+    {"cont", false, nullptr},             // run state of the VM itself
+    {"stop", false, nullptr},
+    {"system_reset", false, nullptr},
+};
+// The agent commands cpuhp sends, all acting inside the guest: file reads
+// and writes for sysfs, vCPU state, and guest-exec for the guest load.
+constexpr ReplayRule kQgaReplayed[] = {
+    {"guest-ping", false, nullptr},      {"guest-get-vcpus", false, nullptr},
+    {"guest-set-vcpus", false, nullptr}, {"guest-exec", false, nullptr},
+};
+
+bool Allowed(std::span<const ReplayRule> rules, const std::string& command,
+             const nlohmann::json& msg) {
+  for (const auto& r : rules) {
+    bool match = r.prefix ? command.starts_with(r.command) : command == r.command;
+    if (match) return !r.allowed || r.allowed(msg);
+  }
+  return false;
 }
 
 class ScriptWriter {
@@ -256,7 +359,7 @@ class ScriptWriter {
   // False when the replay has to stop (a migration).
   bool Add(const TranscriptEntry& e) {
     if (e.channel == "scenario" && e.arrow == "--") {
-      out_ << "\necho " << SingleQuoted("### " + e.text) << "\n";
+      out_ << "\necho " << EchoText("### " + e.text) << "\n";
       return true;
     }
     if (e.channel != "qmp" && e.channel != "qga") return true;
@@ -267,69 +370,123 @@ class ScriptWriter {
     return true;
   }
 
+  // Commands left out, by name (counts), for the script's comment and stderr.
+  const std::map<std::string, int>& dropped() const { return dropped_; }
+
  private:
+  void Drop(const std::string& command) {
+    ++dropped_[command.empty() ? "(not a command)" : command];
+  }
+
+  // The command as parsed, not as recorded: a duplicate "execute" key cannot
+  // show one command to this filter and another to QEMU.
+  static std::string Replayed(const nlohmann::json& msg) {
+    return SingleQuoted(msg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+
+  // Whether `j` nests at most `levels` deep; it only looks that far, and
+  // dump() recurses once per level.
+  static bool Shallow(const nlohmann::json& j, int levels) {
+    if (!j.is_structured()) return true;
+    if (levels == 0) return false;
+    for (const auto& v : j) {
+      if (!Shallow(v, levels - 1)) return false;
+    }
+    return true;
+  }
+
   bool AddQmp(const TranscriptEntry& e, const nlohmann::json& msg) {
     if (e.arrow == "<-") {
-      std::string name = msg.value("event", "");
+      std::string name = StringMember(msg, "event");
       if (name == "ACPI_DEVICE_OST" || name == "DEVICE_DELETED") {
         std::string key = EventKey(msg);
-        // The id in quotes, so that "cpu-s1" does not match "cpu-s10".
+        // The id in quotes, so that "cpu-s1" does not match "cpu-s10". A key
+        // with control characters could not match the event's JSON text.
+        if (HasControl(key)) return true;
         out_ << "qmp_event " << name << " " << SingleQuoted(key.empty() ? "" : "\"" + key + "\"")
              << "\n";
       }
       return true;
     }
     if (e.arrow != "->") return true;
-    std::string command = msg.value("execute", "");
-    if (command == "qmp_capabilities") return true;
+    std::string command = StringMember(msg, "execute");
+    if (command == "qmp_capabilities") return true;  // the script's own handshake
     if (command == "quit") return false;
-    if (command.rfind("migrate", 0) == 0 && command != "migrate-set-parameters" &&
-        command != "migrate-set-capabilities") {
+    if (command == "migrate-set-parameters" || command == "migrate-set-capabilities") {
+      return true;  // they configure the migration, which is not replayed
+    }
+    if (command.starts_with("migrate")) {
       out_ << "\necho 'repro: the run migrated the guest here; migration is not replayed'\n";
       return false;
     }
-    out_ << "qmp " << SingleQuoted(e.text) << "\n";
+    if (!Allowed(kQmpReplayed, command, msg) || !Shallow(msg, kMaxReplayDepth)) {
+      Drop(command);
+      return true;
+    }
+    out_ << "qmp " << Replayed(msg) << "\n";
     return true;
   }
 
   void AddQga(const TranscriptEntry& e, const nlohmann::json& msg) {
     if (e.arrow == "<-") {
       // The reply to a guest-file-open: the handle later commands refer to.
-      if (pending_open_ && msg.contains("return") && msg["return"].is_number_integer()) {
-        handles_[msg["return"].get<int64_t>()] = *pending_open_;
+      const nlohmann::json* ret = Member(msg, "return");
+      if (pending_open_ && ret && ret->is_number_integer()) {
+        handles_[ret->get<int64_t>()] = *pending_open_;
       }
       pending_open_.reset();
       return;
     }
     if (e.arrow != "->") return;
+    // The agent is connected where the run first talked to it (its first sync).
     if (!connected_) {
       out_ << "qga_connect\n";
       connected_ = true;
     }
-    std::string command = msg.value("execute", "");
-    const auto& args = msg.value("arguments", nlohmann::json::object());
+    std::string command = StringMember(msg, "execute");
+    const nlohmann::json* args_member = Member(msg, "arguments");
+    const nlohmann::json args =
+        args_member && args_member->is_object() ? *args_member : nlohmann::json::object();
     if (command == "guest-sync" || command == "guest-sync-delimited" ||
         command == "guest-exec-status") {
       return;  // resyncs happen by themselves; exec pids differ from run to run
-    }
-    if (command == "guest-file-open") {
-      pending_open_ = OpenFile{args.value("path", ""), args.value("mode", "r")};
-      if (pending_open_->mode == "r")
-        out_ << "qga_cat " << SingleQuoted(pending_open_->path) << "\n";
-      return;
     }
     if (command == "guest-file-read" || command == "guest-file-close" ||
         command == "guest-file-flush" || command == "guest-file-seek") {
       return;  // part of qga_cat / qga_write
     }
-    if (command == "guest-file-write") {
-      auto it = handles_.find(args.value("handle", int64_t{-1}));
-      std::string path = it == handles_.end() ? "?" : it->second.path;
-      out_ << "qga_write " << SingleQuoted(path) << " " << SingleQuoted(args.value("buf-b64", ""))
-           << "\n";
+    if (command == "guest-file-open") {
+      std::string mode = args.contains("mode") ? StringMember(args, "mode") : "r";
+      std::string path = StringMember(args, "path");
+      // Reads print the file, "w" is how cpuhp writes sysfs: nothing else.
+      if ((mode != "r" && mode != "w") || path.empty() || HasControl(path)) {
+        Drop(command + " (mode " + mode + ")");
+        pending_open_.reset();
+        return;
+      }
+      pending_open_ = OpenFile{path, mode};
+      if (mode == "r") out_ << "qga_cat " << SingleQuoted(path) << "\n";
       return;
     }
-    out_ << "qga " << SingleQuoted(e.text) << "\n";
+    if (command == "guest-file-write") {
+      const nlohmann::json* handle = Member(args, "handle");
+      auto it = handle && handle->is_number_integer() ? handles_.find(handle->get<int64_t>())
+                                                      : handles_.end();
+      std::string b64 = StringMember(args, "buf-b64");
+      if (it == handles_.end() || it->second.mode != "w" ||
+          b64.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") !=
+              std::string::npos) {
+        Drop(command);
+        return;
+      }
+      out_ << "qga_write " << SingleQuoted(it->second.path) << " " << SingleQuoted(b64) << "\n";
+      return;
+    }
+    if (!Allowed(kQgaReplayed, command, msg) || !Shallow(msg, kMaxReplayDepth)) {
+      Drop(command);
+      return;
+    }
+    out_ << "qga " << Replayed(msg) << "\n";
   }
 
   struct OpenFile {
@@ -340,25 +497,96 @@ class ScriptWriter {
   bool connected_ = false;
   std::optional<OpenFile> pending_open_;
   std::map<int64_t, OpenFile> handles_;
+  std::map<std::string, int> dropped_;
 };
+
+// Distinct dropped command names listed, and bytes of each: the names come
+// from the transcript, so a hostile one must not make the comment huge.
+constexpr size_t kMaxDroppedListed = 20;
+constexpr size_t kMaxDroppedNameBytes = 64;
+
+// "human-monitor-command x2, screendump x1": one line, terminal-safe.
+std::string DroppedList(const std::map<std::string, int>& dropped) {
+  std::string out;
+  size_t listed = 0;
+  for (const auto& [name, count] : dropped) {
+    if (listed == kMaxDroppedListed) {
+      out += ", and " + std::to_string(dropped.size() - listed) + " more";
+      break;
+    }
+    std::string shown = TerminalSafe(name.substr(0, kMaxDroppedNameBytes));
+    out += (listed++ ? ", " : "") + shown + " x" + std::to_string(count);
+  }
+  return out;
+}
+
+// Is the line "<utc> " with utc exactly as UtcTimestamp() writes it?
+bool IsTimestamp(std::string_view t) {
+  constexpr std::string_view kShape = "dddd-dd-ddTdd:dd:dd.dddZ";
+  if (t.size() != kShape.size()) return false;
+  for (size_t i = 0; i < t.size(); ++i) {
+    bool ok = kShape[i] == 'd' ? (t[i] >= '0' && t[i] <= '9') : t[i] == kShape[i];
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// "+1.234": a plus, digits, optionally a point and digits.
+std::optional<double> RelativeSeconds(std::string_view t) {
+  if (t.size() < 2 || t[0] != '+') return std::nullopt;
+  size_t digits = 0, points = 0;
+  for (size_t i = 1; i < t.size(); ++i) {
+    if (t[i] >= '0' && t[i] <= '9') {
+      ++digits;
+    } else if (t[i] == '.' && ++points == 1 && i > 1 && i + 1 < t.size()) {
+      continue;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (digits == 0) return std::nullopt;
+  try {
+    return std::stod(std::string(t.substr(1)));
+  } catch (const std::exception&) {  // out of range
+    return std::nullopt;
+  }
+}
+
+bool IsChannel(std::string_view t) {
+  if (t.empty()) return false;
+  for (char c : t) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
 
 }  // namespace
 
 std::optional<TranscriptEntry> ParseTranscriptLine(const std::string& line) {
-  // <utc> +<rel> <channel> <arrow> <text>
-  std::istringstream in(line);
-  TranscriptEntry e;
-  std::string rel;
-  if (!(in >> e.utc >> rel >> e.channel >> e.arrow)) return std::nullopt;
-  if (rel.size() < 2 || rel[0] != '+') return std::nullopt;
-  if (e.arrow != "->" && e.arrow != "<-" && e.arrow != "--") return std::nullopt;
-  try {
-    e.rel_s = std::stod(rel.substr(1));
-  } catch (...) {
-    return std::nullopt;
+  // <utc> +<rel> <channel> <arrow> <text>, single spaces, the text escaped
+  // as Transcript writes it. Anything else is not a record.
+  std::string_view rest = line;
+  std::string_view fields[4];
+  for (auto& f : fields) {
+    size_t space = rest.find(' ');
+    if (space == std::string_view::npos) return std::nullopt;
+    f = rest.substr(0, space);
+    rest.remove_prefix(space + 1);
   }
-  std::getline(in, e.text);
-  if (!e.text.empty() && e.text[0] == ' ') e.text.erase(0, 1);
+  TranscriptEntry e;
+  if (!IsTimestamp(fields[0]) || !IsChannel(fields[2])) return std::nullopt;
+  auto rel = RelativeSeconds(fields[1]);
+  if (!rel) return std::nullopt;
+  if (fields[3] != "->" && fields[3] != "<-" && fields[3] != "--") return std::nullopt;
+  auto text = UnescapeTranscriptText(rest);
+  if (!text) return std::nullopt;
+  e.utc = fields[0];
+  e.rel_s = *rel;
+  e.channel = fields[2];
+  e.arrow = fields[3];
+  e.text = std::move(*text);
   return e;
 }
 
@@ -380,27 +608,50 @@ std::string GenerateReproScript(const fs::path& run_dir) {
   }
   nlohmann::json spec_json = ReadJsonFile(spec_path);
   MachineSpec spec = SpecFromJson(spec_json);
-  std::string accel = spec_json.value("accel_resolved", "tcg");
+  // Pasted into the script as REPRO_ACCEL's default: only the two values a
+  // run resolves to.
+  std::string accel = StringMember(spec_json, "accel_resolved");
+  if (!Member(spec_json, "accel_resolved")) accel = "tcg";
+  if (accel != "tcg" && accel != "kvm") {
+    throw ProtocolError(spec_path.string() + ": accel_resolved is \"" +
+                        TerminalSafe(accel.substr(0, kMaxDroppedNameBytes)) +
+                        "\", expected kvm or tcg");
+  }
   std::vector<TranscriptEntry> entries = ReadTranscript(run_dir / "transcript.log");
   std::string label = spec.name;
   std::string started;
   if (fs::exists(run_dir / "result.json")) {
     nlohmann::json result = ReadJsonFile(run_dir / "result.json");
-    label = result.value("label", label);
-    started = result.value("started", "");
+    if (!StringMember(result, "label").empty()) label = StringMember(result, "label");
+    started = StringMember(result, "started");
+  }
+
+  std::ostringstream body;
+  ScriptWriter writer(body);
+  for (const auto& e : entries) {
+    if (!writer.Add(e)) break;
+  }
+  std::string dropped = DroppedList(writer.dropped());
+  if (!dropped.empty()) {
+    LOG(kWarning, "repro") << TerminalSafe(run_dir.string())
+                           << ": not replayed (not on the replay allowlist): " << dropped;
   }
 
   std::ostringstream out;
   out << "#!/usr/bin/env bash\n"
-      << "# Replays cpuhp run " << label << (started.empty() ? "" : " (recorded " + started + ")")
-      << ".\n"
+      << "# Replays cpuhp run " << TerminalSafe(label)
+      << (started.empty() ? "" : " (recorded " + TerminalSafe(started) + ")") << ".\n"
       << "# Standalone: needs bash, socat, base64 and QEMU, not cpuhp. It boots the same\n"
       << "# guest with the same command line, then sends the recorded QMP and guest\n"
       << "# agent commands in order, waiting for each reply and for the hotplug events\n"
       << "# the run waited on, and prints what comes back (guest files as\n"
       << "# \"guest PATH: CONTENT\"). The kernel, initrd or disk named below must exist\n"
       << "# here: copy them along when replaying on another machine.\n"
-      << "#   bash repro.sh                    # replay\n"
+      << "# Only an allowlist of commands is replayed (hotplug, queries, guest vCPU\n"
+      << "# and file commands); review the QEMU command line below before running a\n"
+      << "# script made from someone else's run: it runs what spec.json names.\n";
+  if (!dropped.empty()) out << "# Not replayed (not on the replay allowlist): " << dropped << "\n";
+  out << "#   bash repro.sh                    # replay\n"
       << "#   REPRO_ACCEL=kvm bash repro.sh    # on a KVM host (recorded: " << accel << ")\n"
       << "#   REPRO_KEEP=1 bash repro.sh       # keep serial.log and qemu.log\n"
       << "set -u\n";
@@ -411,11 +662,8 @@ std::string GenerateReproScript(const fs::path& run_dir) {
       << QemuCommand(spec) << " \\\n  </dev/null >\"$dir/qemu.log\" 2>&1 &\n"
       << "qemu_pid=$!\n"
       << "echo \"repro: QEMU started (pid $qemu_pid), logs in $dir\"\n"
-      << "qmp_connect\n";
-  ScriptWriter writer(out);
-  for (const auto& e : entries) {
-    if (!writer.Add(e)) break;
-  }
+      << "qmp_connect\n"
+      << body.str();
   out << "\necho '### replay done'\n"
       << "echo '--- serial log (last lines)'\n"
       << "tail -n 20 \"$dir/serial.log\"\n"

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "report/text.h"
+
 namespace cpuhp {
 namespace {
 
@@ -11,20 +13,22 @@ constexpr size_t kMaxPassedListed = 15;
 }  // namespace
 
 std::string SummaryText(const Invocation& inv, bool color) {
+  // Labels, failure lines and paths carry scenario and guest text: nothing
+  // in them may drive the terminal.
   size_t width = 0;
-  for (const auto& r : inv.runs) width = std::max(width, r.label.size());
+  for (const auto& r : inv.runs) width = std::max(width, TerminalSafe(r.label).size());
   width = std::min<size_t>(width, 40);
   auto line = [&](const RunResult& r) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%7.1f s", ToSeconds(r.duration));
-    std::string label = r.label;
+    std::string label = TerminalSafe(r.label);
     label.resize(std::max(width, label.size()), ' ');
     std::string tag = OutcomeTag(r.outcome);
     if (color) tag = OutcomeColor(r.outcome) + tag + "\033[0m";
     std::string s = "  " + tag + " " + label + " " + buf;
     if (!r.Passed() && r.outcome != RunOutcome::kSkipped) {
-      s += "  " + r.FailureLine() + "\n        " + std::string(width, ' ') +
-           "artifacts: " + r.artifacts_dir.string();
+      s += "  " + TerminalSafe(r.FailureLine()) + "\n        " + std::string(width, ' ') +
+           "artifacts: " + TerminalSafe(r.artifacts_dir.string());
     }
     return s + "\n";
   };
@@ -55,7 +59,7 @@ std::string SummaryText(const Invocation& inv, bool color) {
   if (skipped) totals += ", " + std::to_string(skipped) + " skipped";
   if (cancelled) totals += ", " + std::to_string(cancelled) + " interrupted";
   out += "\ncpuhp: " + totals + " in " + FormatDuration(inv.duration) + "; artifacts in " +
-         inv.artifacts_root.string() + "\n";
+         TerminalSafe(inv.artifacts_root.string()) + "\n";
   return out;
 }
 

@@ -109,6 +109,12 @@ class Executor {
     if (observer_) observer_->RunStarted(index_, run_.label);
     bool booted = false;
     try {
+      // Nothing is created or removed before the run directory is known to
+      // lie strictly inside the root: a run named ".." once made this
+      // remove_all the root's parent. The loader refuses such names too;
+      // this holds for every caller, and for options.dir_name.
+      RequireInsideRoot(options_.artifacts_root, result_.artifacts_dir);
+      dir_contained_ = true;
       fs::remove_all(result_.artifacts_dir);
       MakeDirs(result_.artifacts_dir / "checks");
       booted = Boot();
@@ -611,10 +617,18 @@ class Executor {
     if (vm_) {
       vm_->Shutdown();
       if (!result_.Passed()) result_.serial_tail = vm_->SerialTail(40);
-    } else if (!result_.Passed()) {
+    } else if (!result_.Passed() && dir_contained_) {
       result_.serial_tail = TailOfFile(result_.artifacts_dir / "serial.log", 40);
     }
     result_.duration = Clock::now() - started_;
+    WriteReports();
+    vm_.reset();
+    if (observer_) observer_->RunFinished(index_, result_);
+  }
+
+  void WriteReports() {
+    // A refused run directory gets no files: the result carries the error.
+    if (!dir_contained_) return;
     try {
       nlohmann::json steps = nlohmann::json::array();
       for (const auto& s : result_.steps) steps.push_back(ToJson(s));
@@ -626,8 +640,6 @@ class Executor {
     } catch (const std::exception& e) {
       LOG(kError, "scenario") << run_.label << ": writing the run's reports: " << e.what();
     }
-    vm_.reset();
-    if (observer_) observer_->RunFinished(index_, result_);
   }
 
   const ScenarioRun& run_;
@@ -641,6 +653,7 @@ class Executor {
   std::vector<HotplugState> baseline_states_;
   std::optional<GuestLoad> load_;
   int migrations_ = 0;
+  bool dir_contained_ = false;  // RequireInsideRoot passed: the run may use its directory
 };
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "report/json_report.h"
 #include "report/junit.h"
+#include "report/progress.h"
 #include "report/summary.h"
 #include "util/fd.h"
 #include "util/process.h"
@@ -248,8 +249,63 @@ TEST(JunitTest, ValidatesAgainstTheJunitSchema) {
 TEST(XmlEscapeTest, EscapesMarkupAndKeepsValidUtf8) {
   EXPECT_EQ(XmlEscape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
   EXPECT_EQ(XmlEscape("caf\xc3\xa9\ttab\n"), "caf\xc3\xa9\ttab\n");
-  EXPECT_EQ(XmlEscape("bad\xc3(x"), "bad?(x");
+  EXPECT_EQ(XmlEscape("bad\xc3(x"), "bad\xef\xbf\xbd(x");
   EXPECT_EQ(XmlEscape(std::string("nul\0!", 5)), "nul!");
+}
+
+// XML 1.0 Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] |
+// [#x10000-#x10FFFF]. Anything else, and every byte that does not start a
+// well-formed UTF-8 sequence, becomes U+FFFD (one per byte, or one for a
+// well-formed sequence whose code point is not a Char).
+TEST(XmlEscapeTest, DecodesUtf8StrictlyAndKeepsOnlyXmlChars) {
+  const std::string r = "\xef\xbf\xbd";  // U+FFFD
+  struct Case {
+    const char* what;
+    std::string in, out;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"overlong NUL", "a\xc0\x80" "b", "a" + r + r + "b"},
+           {"overlong /", "\xc1\xaf", r + r},
+           {"overlong 3-byte", "\xe0\x80\xaf", r + r + r},
+           {"overlong 4-byte", "\xf0\x80\x80\xaf", r + r + r + r},
+           {"surrogate", "\xed\xa0\x80", r + r + r},
+           {"low surrogate", "\xed\xbf\xbf", r + r + r},
+           {"U+FFFE", "\xef\xbf\xbe", r},
+           {"U+FFFF", "x\xef\xbf\xbfy", "x" + r + "y"},
+           {"above U+10FFFF", "\xf4\x90\x80\x80", r + r + r + r},
+           {"5-byte lead", "\xf8\x88\x80\x80\x80", r + r + r + r + r},
+           {"truncated at the end", "ok\xe2\x82", "ok" + r + r},
+           {"truncated before ASCII", "\xe2\x82<", r + r + "&lt;"},
+           {"stray continuation", "\x80\xbf", r + r},
+           {"C1 controls are Chars", "\xc2\x85\xc2\x9b", "\xc2\x85\xc2\x9b"},
+           {"last before surrogates", "\xed\x9f\xbf", "\xed\x9f\xbf"},
+           {"first after surrogates", "\xee\x80\x80", "\xee\x80\x80"},
+           {"U+FFFD itself", r, r},
+           {"U+10000", "\xf0\x90\x80\x80", "\xf0\x90\x80\x80"},
+           {"U+10FFFF", "\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf"},
+       }) {
+    EXPECT_EQ(XmlEscape(c.in), c.out) << c.what;
+  }
+}
+
+TEST(JunitTest, HostileSerialTextStillParsesWithXmllint) {
+  if (::system("command -v xmllint >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "xmllint not installed (apt-get install libxml2-utils)";
+  }
+  Invocation inv = SampleInvocation();
+  inv.runs[1].serial_tail =
+      "overlong \xc0\x80 surrogate \xed\xa0\x80 nonchar \xef\xbf\xbf big \xf4\x90\x80\x80 "
+      "truncated \xe2\x82";
+  inv.runs[1].label = "topology[\xef\xbf\xbe]";
+  inv.runs[1].failure->message = "desc \xed\xbf\xbf\x01";
+  TempDir dir(std::filesystem::temp_directory_path(), "cpuhp-junit-");
+  std::filesystem::path xml = dir.path() / "junit.xml";
+  std::ofstream(xml) << JunitXml(inv);
+  std::filesystem::path log = dir.path() / "xmllint.log";
+  Process p = Process::Spawn({.argv = {"xmllint", "--noout", xml.string()}, .output = log});
+  auto status = p.Wait(Deadline::After(std::chrono::seconds(30)));
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->code, 0) << ReadFileToString(log);
 }
 
 TEST(JsonReportTest, TotalsAndExitCode) {
@@ -292,6 +348,94 @@ TEST(SummaryTest, ListsFailuresWithTheirArtifactsAndTotals) {
   EXPECT_EQ(s.find("\033["), std::string::npos);  // no colour when asked for none
   // Failures come after passes, right above the totals.
   EXPECT_LT(s.find("PASS  smoke"), s.find("FAIL  topology"));
+}
+
+// Guest text in a failure line (an agent's desc, the console) must not drive
+// the terminal: no escape sequences, no bells, no carriage returns.
+constexpr char kHostile[] = "boom\x1b]0;owned\x07\x1b[2J\r\xc2\x9b" "31m\x9b\x7f tail\nline 2";
+
+void ExpectNoControls(const std::string& s, bool allow_sgr) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '\n') continue;
+    // TtyProgress's own redraw: back to the line start, clear below.
+    if (allow_sgr && c == '\r' && s.compare(i + 1, 3, "\x1b[J") == 0) continue;
+    if (allow_sgr && c == 0x1b && s.compare(i, 2, "\x1b[") == 0) {
+      // Only the reports' own colours and cursor moves: ESC [ digits/; letter.
+      size_t end = s.find_first_not_of("0123456789;", i + 2);
+      ASSERT_NE(end, std::string::npos);
+      EXPECT_NE(std::string("mAJ").find(s[end]), std::string::npos) << s;
+      EXPECT_NE(s.compare(i, 4, "\x1b[2J"), 0) << s;
+      i = end;
+      continue;
+    }
+    EXPECT_TRUE(c >= 0x20 && c != 0x7f) << "byte " << int(c) << " at " << i << " in " << s;
+    if (c == 0xc2 && i + 1 < s.size()) {
+      unsigned char d = static_cast<unsigned char>(s[i + 1]);
+      EXPECT_FALSE(d >= 0x80 && d <= 0x9f) << "a C1 control at " << i << " in " << s;
+    }
+    EXPECT_NE(c, 0x9b) << s;
+  }
+}
+
+Invocation HostileInvocation() {
+  Invocation inv = SampleInvocation();
+  inv.runs[1].failure->message = kHostile;
+  inv.runs[1].label = "topology[\x1b[2J]";
+  inv.runs[1].failure->step_name = "check\x1b[2J";
+  return inv;
+}
+
+TEST(SummaryTest, GuestTextCannotDriveTheTerminal) {
+  Invocation inv = HostileInvocation();
+  std::string plain = SummaryText(inv, false);
+  ExpectNoControls(plain, false);
+  EXPECT_NE(plain.find("boom\\x1b]0;owned\\x07"), std::string::npos) << plain;
+  ExpectNoControls(SummaryText(inv, true), true);
+}
+
+std::string Captured(std::FILE* f) {
+  std::fflush(f);
+  std::rewind(f);
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
+  return out;
+}
+
+TEST(ProgressTest, GuestTextCannotDriveTheTerminal) {
+  Invocation inv = HostileInvocation();
+  StepRecord step = inv.runs[1].steps[0];
+  step.outcome = "failed";
+  step.name = "hotplug\x1b[2J";
+  step.message = kHostile;
+  {
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::tmpfile(), &std::fclose);
+    ASSERT_TRUE(f);
+    {
+      PlainProgress p(f.get(), 5);
+      p.RunStarted(1, inv.runs[1].label);
+      p.StepStarted(1, inv.runs[1].label, 1, 3, step.name);
+      p.StepFinished(1, inv.runs[1].label, step);
+      p.RunFinished(1, inv.runs[1]);
+    }
+    std::string out = Captured(f.get());
+    ExpectNoControls(out, false);
+    EXPECT_NE(out.find("boom\\x1b]0;owned"), std::string::npos) << out;
+  }
+  {
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::tmpfile(), &std::fclose);
+    ASSERT_TRUE(f);
+    {
+      TtyProgress p(f.get(), 5);
+      p.RunStarted(1, inv.runs[1].label);
+      p.StepStarted(1, inv.runs[1].label, 1, 3, step.name);
+      p.RunFinished(1, inv.runs[1]);
+    }
+    std::string out = Captured(f.get());
+    ExpectNoControls(out, true);
+    EXPECT_NE(out.find("boom\\x1b]0;owned"), std::string::npos) << out;
+  }
 }
 
 }  // namespace

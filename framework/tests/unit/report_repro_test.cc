@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "report/artifacts.h"
 #include "report/repro.h"
@@ -12,11 +13,19 @@
 #include "util/fd.h"
 #include "util/process.h"
 #include "util/temp_dir.h"
+#include "util/transcript.h"
 
 namespace cpuhp {
 namespace {
 
 namespace fs = std::filesystem;
+
+std::vector<std::string> SplitLines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
 
 TEST(TranscriptLineTest, ParsesEachPart) {
   auto e = ParseTranscriptLine(
@@ -172,6 +181,163 @@ TEST_F(ReproScriptTest, BashAcceptsTheScriptAndItIsExecutable) {
 TEST_F(ReproScriptTest, ADirectoryWithoutASpecIsRefused) {
   fs::remove(dir_.path() / "spec.json");
   EXPECT_THROW(GenerateReproScript(dir_.path()), Error);
+}
+
+// review.md 2 end to end: a note carrying a forged record, written by the
+// real Transcript as the runner writes a failed step's note.
+TEST_F(ReproScriptTest, APlantedQmpCommandInANoteIsNotReplayed) {
+  {
+    cpuhp::Transcript t(dir_.path() / "transcript.log");
+    t.Record("qmp", cpuhp::Transcript::Direction::kSent,
+             R"({"execute":"query-hotpluggable-cpus","id":"cpuhp-2"})");
+    t.Record("scenario", cpuhp::Transcript::Direction::kNote,
+             "step 2 failed: guest agent command guest-file-open failed: GenericError: EIO\n"
+             R"(2026-01-01T00:00:00.000Z +0.5 qmp -> {"execute":"human-monitor-command",)"
+             R"("arguments":{"command-line":"migrate exec:touch /tmp/PWNED"}})");
+    t.Record("scenario", cpuhp::Transcript::Direction::kNote,
+             "step 3: hotplug\n   2026-01-01T00:00:00.000Z +0.6 qmp -> {\"execute\":\"stop\"}");
+  }
+  std::string s = GenerateReproScript(dir_.path());
+  EXPECT_NE(s.find("qmp '{\"execute\":\"query-hotpluggable-cpus\""), std::string::npos) << s;
+  EXPECT_EQ(s.find("qmp '{\"execute\":\"human-monitor-command\""), std::string::npos) << s;
+  EXPECT_EQ(s.find("qmp '{\"execute\":\"stop\""), std::string::npos) << s;
+  // The note is echoed on one line of its own.
+  for (const auto& line : SplitLines(s)) {
+    size_t at = line.find("2026-01-01");
+    if (at != std::string::npos) {
+      EXPECT_NE(line.find_first_not_of(' '), at) << line;
+    }
+  }
+  EXPECT_NE(s.find("echo '### step 2 failed: guest agent command guest-file-open failed: "
+                   "GenericError: EIO\\n2026-01-01T00:00:00.000Z"),
+            std::string::npos)
+      << s;
+}
+
+TEST_F(ReproScriptTest, ReplaysOnlyAllowlistedCommandsAndSaysWhatItDropped) {
+  Transcript({
+      R"(qmp -> {"execute":"query-hotpluggable-cpus","id":"cpuhp-2"})",
+      R"(qmp -> {"execute":"human-monitor-command","arguments":{"command-line":"migrate exec:sh"},"id":"x1"})",
+      R"(qmp -> {"execute":"human-monitor-command","arguments":{"command-line":"info cpus"},"id":"x2"})",
+      R"(qmp -> {"execute":"screendump","arguments":{"filename":"/home/u/.bashrc"},"id":"x3"})",
+      R"(qmp -> {"execute":"dump-guest-memory","arguments":{"paging":false,"protocol":"file:/tmp/m"},"id":"x4"})",
+      R"(qmp -> {"execute":"chardev-add","arguments":{"id":"c","backend":{"type":"file"}},"id":"x5"})",
+      R"(qmp -> {"execute":"netdev_add","arguments":{"type":"user","id":"n"},"id":"x6"})",
+      R"(qmp -> {"execute":"object-add","arguments":{"qom-type":"memory-backend-file"},"id":"x7"})",
+      R"(qmp -> {"execute":"getfd","arguments":{"fdname":"f"},"id":"x8"})",
+      R"(qmp -> {"execute":"qom-set","arguments":{"path":"/machine","property":"x","value":1},"id":"x9"})",
+      R"(qmp -> {"arguments":{"driver":"vfio-pci","host":"01:00.0","id":"v"},"execute":"device_add","id":"x10"})",
+      R"(qmp -> {"arguments":{"core-id":1,"driver":"qemu64-x86_64-cpu","id":"cpu-s0c1t0","socket-id":0,"thread-id":0},"execute":"device_add","id":"cpuhp-3"})",
+      R"(qmp -> {"arguments":{"path":"/machine","property":"smp"},"execute":"qom-get","id":"cpuhp-4"})",
+      R"(qmp -> {"arguments":{"id":"cpu-s0c1t0"},"execute":"device_del","id":"cpuhp-5"})",
+      R"(qmp -> ["not", "an", "object"])",
+      R"(qmp -> {"execute":["device_add"]})",
+      R"(qga -> {"arguments":{"vcpus":[{"logical-id":1,"online":true}]},"execute":"guest-set-vcpus"})",
+      R"(qga -> {"arguments":{"path":"/bin/sh","arg":["-c","yes"],"capture-output":false},"execute":"guest-exec"})",
+      R"(qga -> {"execute":"guest-get-vcpus"})",
+      R"(qga -> {"execute":"guest-ping"})",
+      R"(qga -> {"execute":"guest-shutdown"})",
+      R"(qga -> {"arguments":{"username":"root","password":"eA=="},"execute":"guest-set-user-password"})",
+      R"(qga -> {"arguments":{"mode":"a+","path":"/etc/passwd"},"execute":"guest-file-open"})",
+  });
+  std::string s = GenerateReproScript(dir_.path());
+  for (const char* kept : {
+           R"(qmp '{"execute":"query-hotpluggable-cpus")",
+           R"(qmp '{"arguments":{"core-id":1,"driver":"qemu64-x86_64-cpu")",
+           R"(qmp '{"arguments":{"path":"/machine","property":"smp"},"execute":"qom-get")",
+           R"(qmp '{"arguments":{"id":"cpu-s0c1t0"},"execute":"device_del")",
+           R"(qga '{"arguments":{"vcpus":[{"logical-id":1,"online":true}]},"execute":"guest-set-vcpus"}')",
+           R"(qga '{"arguments":{"arg":["-c","yes"],"capture-output":false,"path":"/bin/sh"},"execute":"guest-exec"}')",
+           R"(qga '{"execute":"guest-get-vcpus"}')",
+           R"(qga '{"execute":"guest-ping"}')",
+       }) {
+    EXPECT_NE(s.find(kept), std::string::npos) << "missing: " << kept << "\n" << s;
+  }
+  std::string replayed;  // the lines that send something
+  for (const auto& line : SplitLines(s)) {
+    if (line.rfind("qmp ", 0) == 0 || line.rfind("qga", 0) == 0) replayed += line + "\n";
+  }
+  for (const char* dropped :
+       {"command-line", "human-monitor-command", "/home/u/.bashrc", "file:/tmp/m",
+        "memory-backend-file", "fdname", "\"property\":\"x\"", "vfio-pci", "guest-shutdown",
+        "guest-set-user-password", "/etc/passwd", "\"not\""}) {
+    EXPECT_EQ(replayed.find(dropped), std::string::npos) << "replayed: " << dropped << "\n" << s;
+  }
+  // Arguments never reach the script at all, not even its comments.
+  for (const char* argument : {"/home/u/.bashrc", "memory-backend-file", "vfio-pci", "/etc/passwd"}) {
+    EXPECT_EQ(s.find(argument), std::string::npos) << argument;
+  }
+  // The script says what it left out, per command.
+  EXPECT_NE(s.find("# Not replayed (not on the replay allowlist):"), std::string::npos) << s;
+  EXPECT_NE(s.find("human-monitor-command x2"), std::string::npos) << s;
+  EXPECT_NE(s.find("device_add x1"), std::string::npos) << s;
+  EXPECT_NE(s.find("guest-shutdown x1"), std::string::npos) << s;
+}
+
+TEST_F(ReproScriptTest, CpuhpReproSaysOnStderrWhatItDropped) {
+  Transcript({R"(qmp -> {"execute":"screendump","arguments":{"filename":"/tmp/x"},"id":"x"})",
+              R"(qmp -> {"execute":"query-status","id":"cpuhp-2"})"});
+  fs::path log = dir_.path() / "cpuhp.log";
+  fs::path out = dir_.path() / "out.sh";
+  Process p = Process::Spawn(
+      {.argv = {CPUHP_BINARY, "repro", "-o", out.string(), dir_.path().string()}, .output = log});
+  auto status = p.Wait(Deadline::After(std::chrono::seconds(30)));
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->code, 0) << ReadFileToString(log);
+  std::string text = ReadFileToString(log);
+  EXPECT_NE(text.find("not replayed"), std::string::npos) << text;
+  EXPECT_NE(text.find("screendump x1"), std::string::npos) << text;
+  EXPECT_NE(ReadFileToString(out).find("query-status"), std::string::npos);
+}
+
+// Values from result.json and spec.json are someone else's: they must not
+// run when the script does.
+TEST_F(ReproScriptTest, ALabelCannotBreakOutOfTheCommentLine) {
+  fs::path pwned = dir_.path() / "PWNED";
+  nlohmann::json result = {{"label", "smoke\ntouch " + pwned.string() + "\n#"},
+                           {"started", "2026\r\ntouch " + pwned.string() + "-2"}};
+  WriteJsonFile(dir_.path() / "result.json", result);
+  nlohmann::json spec = ReadJsonFile(dir_.path() / "spec.json");
+  spec["qemu_binary"] = "/bin/false\ntouch " + pwned.string() + "-3 '";
+  spec["name"] = "x\ny'\"";
+  WriteJsonFile(dir_.path() / "spec.json", spec);
+  Transcript({"scenario -- step 1: a\\nb'c", R"(qmp -> {"execute":"query-status","id":"cpuhp-2"})"});
+  fs::path script = WriteReproScript(dir_.path());
+  std::string s = ReadFileToString(script);
+  for (const auto& line : SplitLines(s)) {
+    // Only as part of a quoted or commented line, never a command of its own.
+    EXPECT_NE(line.rfind("touch", 0), 0u) << line;
+  }
+  EXPECT_NE(s.find("# Replays cpuhp run smoke\\ntouch"), std::string::npos) << s;
+  // Run it: it fails at once (QEMU is /bin/false and socat may be missing),
+  // and nothing the values carried has run.
+  fs::path log = dir_.path() / "bash.log";
+  Process p = Process::Spawn({.argv = {"bash", script.string()},
+                              .output = log,
+                              .env = {"REPRO_TIMEOUT=2", "TMPDIR=" + dir_.path().string()}});
+  auto status = p.Wait(Deadline::After(std::chrono::seconds(60)));
+  ASSERT_TRUE(status) << ReadFileToString(log);
+  EXPECT_NE(status->code, 0);
+  for (const char* suffix : {"", "-2", "-3"}) {
+    EXPECT_FALSE(fs::exists(pwned.string() + suffix)) << suffix << "\n" << ReadFileToString(log);
+  }
+}
+
+TEST_F(ReproScriptTest, AnAccelOtherThanKvmOrTcgIsRefused) {
+  nlohmann::json spec = ReadJsonFile(dir_.path() / "spec.json");
+  spec["accel_resolved"] = "tcg}; touch /tmp/cpuhp-PWNED; #";
+  WriteJsonFile(dir_.path() / "spec.json", spec);
+  Transcript({R"(qmp -> {"execute":"query-status","id":"cpuhp-2"})"});
+  try {
+    GenerateReproScript(dir_.path());
+    ADD_FAILURE() << "accepted accel_resolved " << spec["accel_resolved"];
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("accel_resolved"), std::string::npos) << e.what();
+  }
+  spec["accel_resolved"] = "kvm";
+  WriteJsonFile(dir_.path() / "spec.json", spec);
+  EXPECT_NE(GenerateReproScript(dir_.path()).find("REPRO_ACCEL=${REPRO_ACCEL:-kvm}"),
+            std::string::npos);
 }
 
 TEST(SpecJsonTest, RoundTrips) {
