@@ -3,17 +3,31 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdint>
 
 namespace cpuhp {
 namespace {
 
 // A CPU number larger than any kernel's NR_CPUS: guards against "0-4000000000".
 constexpr int kMaxCpuNumber = 1 << 20;
+// The kernel prints each CPU once, so honest ranges add up to at most every
+// possible number; repeated full ranges ("0-1048576," x 400: 4 KB of guest
+// text) would otherwise cost a set insert per CPU per range.
+constexpr int64_t kMaxListedCpus = int64_t{kMaxCpuNumber} + 1;
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
   return s;
+}
+
+// Guest text quoted in an error: enough to recognise it, never all of it.
+constexpr size_t kMaxQuotedChars = 120;
+
+std::string Quoted(std::string_view s) {
+  if (s.size() <= kMaxQuotedChars) return std::string(s);
+  return std::string(s.substr(0, kMaxQuotedChars)) + "... (" + std::to_string(s.size()) +
+         " bytes)";
 }
 
 }  // namespace
@@ -22,7 +36,7 @@ CpuSet CpuSet::Parse(std::string_view text, std::string_view source) {
   CpuSet out;
   std::string_view rest = Trim(text);
   auto fail = [&](const std::string& why) -> CpuListError {
-    return CpuListError(std::string(source) + ": bad cpulist \"" + std::string(Trim(text)) +
+    return CpuListError(std::string(source) + ": bad cpulist \"" + Quoted(Trim(text)) +
                         "\": " + why);
   };
   auto number = [&](std::string_view s) {
@@ -30,10 +44,11 @@ CpuSet CpuSet::Parse(std::string_view text, std::string_view source) {
     auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (s.empty() || ec != std::errc() || ptr != s.data() + s.size() || v < 0 ||
         v > kMaxCpuNumber) {
-      throw fail("\"" + std::string(s) + "\" is not a CPU number");
+      throw fail("\"" + Quoted(s) + "\" is not a CPU number");
     }
     return v;
   };
+  int64_t listed = 0;
   while (!rest.empty()) {
     size_t comma = rest.find(',');
     std::string_view item = rest.substr(0, comma);
@@ -48,6 +63,11 @@ CpuSet CpuSet::Parse(std::string_view text, std::string_view source) {
     int first = number(item.substr(0, dash));
     int last = number(item.substr(dash + 1));
     if (last < first) throw fail("range " + std::string(item) + " runs backwards");
+    listed += int64_t{last} - first + 1;
+    if (listed > kMaxListedCpus) {
+      throw fail("its ranges list more than " + std::to_string(kMaxListedCpus) +
+                 " CPUs (each CPU appears once in a kernel cpulist)");
+    }
     for (int c = first; c <= last; ++c) out.Insert(c);
   }
   return out;

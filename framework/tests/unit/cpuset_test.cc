@@ -1,9 +1,12 @@
 #include "guest/cpuset.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 namespace cpuhp {
 namespace {
+
+using ::testing::HasSubstr;
 
 TEST(CpuSetTest, ParsesKernelCpulists) {
   EXPECT_EQ(CpuSet::Parse("0-3,5,7-8\n"), (CpuSet{0, 1, 2, 3, 5, 7, 8}));
@@ -36,6 +39,24 @@ TEST(CpuSetTest, SetAlgebra) {
   EXPECT_EQ(a.Intersect(b), (CpuSet{1, 2}));
   EXPECT_TRUE((CpuSet{1, 2}).IsSubsetOf(a));
   EXPECT_FALSE(b.IsSubsetOf(a));
+}
+
+
+// Found by the sysfs fuzzer (corpus/sysfs/timeout-cpulist-repeated-full-ranges):
+// each repeat of a full range cost a million set inserts, so 4 KB of guest
+// text took minutes. Ranges may add up to every CPU number once, no more.
+TEST(CpuSetTest, RepeatedFullRangesAreRefusedNotExpanded) {
+  std::string text;
+  for (int i = 0; i < 400; ++i) text += (i ? "," : "") + std::string("0-1048576");
+  try {
+    CpuSet::Parse(text, "/sys/devices/system/cpu/online");
+    FAIL() << "parsed";
+  } catch (const CpuListError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("list more than 1048577 CPUs"));
+    EXPECT_THAT(e.what(), HasSubstr("(3999 bytes)"));  // the text is quoted, not pasted whole
+    EXPECT_LT(std::string(e.what()).size(), 400u);
+  }
+  EXPECT_EQ(CpuSet::Parse("0-1048576", "x").Size(), 1048577u);  // one full range is fine
 }
 
 }  // namespace
