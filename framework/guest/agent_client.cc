@@ -24,7 +24,8 @@ bool IsMissingFile(const AgentError& e) {
 AgentError::AgentError(std::string error_class, std::string desc, nlohmann::json command)
     : Error(AgentErrorMessage(error_class, desc, command)),
       class_(std::move(error_class)),
-      desc_(std::move(desc)) {}
+      desc_(std::move(desc)),
+      command_(std::move(command)) {}
 
 AgentClient::AgentClient(UniqueFd fd, std::string name, Transcript* transcript)
     : channel_(std::move(fd), std::move(name), transcript) {}

@@ -32,10 +32,13 @@ class AgentError : public Error {
   AgentError(std::string error_class, std::string desc, nlohmann::json command);
   const std::string& error_class() const { return class_; }
   const std::string& desc() const { return desc_; }
+  const nlohmann::json& command() const { return command_; }
+  FailureKind kind() const override { return FailureKind::kAgent; }
 
  private:
   std::string class_;
   std::string desc_;
+  nlohmann::json command_;
 };
 
 // One entry of guest-get-vcpus.

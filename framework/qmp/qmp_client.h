@@ -32,6 +32,7 @@ class QmpError : public Error {
   const std::string& error_class() const { return class_; }
   const std::string& desc() const { return desc_; }
   const nlohmann::json& command() const { return command_; }
+  FailureKind kind() const override { return FailureKind::kQmp; }
 
  private:
   std::string class_;

@@ -124,7 +124,7 @@ std::string JunitXml(const Invocation& inv) {
         const char* tag = r->outcome == RunOutcome::kFailed ? "failure" : "error";
         std::string type = "error";
         if (r->failure) {
-          type = r->failure->type;
+          type = FailureKindName(r->failure->kind);
           if (!r->failure->invariants.empty()) {
             type.clear();
             for (const auto& i : r->failure->invariants) type += (type.empty() ? "" : ",") + i;

@@ -65,7 +65,7 @@ std::string RunResult::FailureLine() const {
     }
     line += ")";
   } else {
-    line = failure->type + " failure";
+    line = std::string(FailureKindName(failure->kind)) + " failure";
   }
   if (!failure->step_path.empty()) {
     line += " at step " + failure->step_path + " (" + failure->step_name + ")";
@@ -94,7 +94,7 @@ nlohmann::json RunResult::ToJson() const {
                       {"checks", checks},
                       {"steps", steps_json}};
   if (failure) {
-    j["failure"] = {{"type", failure->type},           {"step", failure->step_path},
+    j["failure"] = {{"type", FailureKindName(failure->kind)},           {"step", failure->step_path},
                     {"step_name", failure->step_name}, {"where", failure->where},
                     {"message", failure->message},     {"invariants", failure->invariants}};
   }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "util/deadline.h"
+#include "util/error.h"
 
 namespace cpuhp {
 
@@ -43,9 +44,8 @@ nlohmann::json ToJson(const StepRecord& step);
 
 // Why a run did not pass.
 struct RunFailure {
-  // "check", "qmp", "agent", "timeout", "expectation", "migration",
-  // "connection" (QEMU or the agent went away), "setup" (error runs), "error".
-  std::string type;
+  // FailureKindName() of it is the report's "type".
+  FailureKind kind = FailureKind::kError;
   std::string step_path;  // "" for setup failures
   std::string step_name;
   std::string where;

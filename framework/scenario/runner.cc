@@ -24,16 +24,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A step did not do what it should; `type` and `invariants` go to the report.
+// A step did not do what it should; its kind and invariants go to the report.
 class StepFailed : public Error {
  public:
-  StepFailed(std::string type, std::string message, std::vector<std::string> invariants = {})
-      : Error(std::move(message)), type_(std::move(type)), invariants_(std::move(invariants)) {}
-  const std::string& type() const { return type_; }
+  StepFailed(FailureKind kind, std::string message, std::vector<std::string> invariants = {})
+      : Error(std::move(message)), kind_(kind), invariants_(std::move(invariants)) {}
+  FailureKind kind() const override { return kind_; }
   const std::vector<std::string>& invariants() const { return invariants_; }
 
  private:
-  std::string type_;
+  FailureKind kind_;
   std::vector<std::string> invariants_;
 };
 
@@ -41,13 +41,14 @@ class StepFailed : public Error {
 class RunCancelled : public Error {
  public:
   RunCancelled() : Error("interrupted") {}
+  FailureKind kind() const override { return FailureKind::kCancelled; }
 };
 
-RunFailure MakeFailure(std::string type, std::string message, std::string step_path = "",
+RunFailure MakeFailure(FailureKind kind, std::string message, std::string step_path = "",
                        std::string step_name = "", std::string where = "",
                        std::vector<std::string> invariants = {}) {
   RunFailure f;
-  f.type = std::move(type);
+  f.kind = kind;
   f.message = std::move(message);
   f.step_path = std::move(step_path);
   f.step_name = std::move(step_name);
@@ -65,20 +66,16 @@ StepRecord MakeRecord(std::string path, std::string kind, std::string name, std:
   return r;
 }
 
-// How a failure is reported: its type and the invariants it names.
+// How a failure is reported: its kind and the invariants it names.
 struct Classified {
-  std::string type;
+  FailureKind kind;
   std::vector<std::string> invariants;
 };
 
 Classified Classify(const std::exception& e) {
-  if (auto* f = dynamic_cast<const StepFailed*>(&e)) return {f->type(), f->invariants()};
-  if (dynamic_cast<const QmpError*>(&e)) return {"qmp", {}};
-  if (dynamic_cast<const AgentError*>(&e)) return {"agent", {}};
-  if (dynamic_cast<const TimeoutError*>(&e)) return {"timeout", {}};
-  if (dynamic_cast<const ConnectionError*>(&e)) return {"connection", {}};
-  if (dynamic_cast<const MigrationError*>(&e)) return {"migration", {}};
-  return {"error", {}};
+  if (auto* f = dynamic_cast<const StepFailed*>(&e)) return {f->kind(), f->invariants()};
+  if (auto* err = dynamic_cast<const Error*>(&e)) return {err->kind(), {}};
+  return {FailureKind::kError, {}};
 }
 
 bool SameSlot(const CpuProps& a, const CpuProps& b) {
@@ -130,12 +127,12 @@ class Executor {
       }
     } catch (const RunCancelled&) {
       result_.outcome = RunOutcome::kCancelled;
-      result_.failure = MakeFailure("cancelled", "interrupted");
+      result_.failure = MakeFailure(FailureKind::kCancelled, "interrupted");
     } catch (const std::exception& e) {
       // A step failure was recorded by RunRecorded; anything else is the runner's own trouble.
       if (!result_.failure) {
         result_.outcome = RunOutcome::kError;
-        result_.failure = MakeFailure("setup", e.what());
+        result_.failure = MakeFailure(FailureKind::kSetup, e.what());
       }
     }
     // Interrupting kills the VMs, so steps fail on the way: that is not the test's verdict.
@@ -194,7 +191,7 @@ class Executor {
       result_.steps.push_back(rec);
       if (observer_) observer_->StepFinished(index_, run_.label, rec);
       result_.outcome = RunOutcome::kError;
-      result_.failure = MakeFailure("setup", e.what(), "boot", "boot", rec.where);
+      result_.failure = MakeFailure(FailureKind::kSetup, e.what(), "boot", "boot", rec.where);
       return false;
     }
     rec.duration_s = ToSeconds(Clock::now() - t0);
@@ -235,7 +232,7 @@ class Executor {
         Classified c = Classify(e);
         result_.outcome = RunOutcome::kFailed;
         result_.failure =
-            MakeFailure(c.type, rec.message, path, step.name, rec.where, c.invariants);
+            MakeFailure(c.kind, rec.message, path, step.name, rec.where, c.invariants);
       }
       throw;
     }
@@ -288,7 +285,7 @@ class Executor {
     nlohmann::json plugged = nlohmann::json::array();
     if (h.props) {
       auto slots = hp.Slots();
-      if (slots.empty()) throw StepFailed("expectation", "QEMU offers no hotpluggable CPU slots");
+      if (slots.empty()) throw StepFailed(FailureKind::kExpectation, "QEMU offers no hotpluggable CPU slots");
       std::string id = h.id.value_or(SlotDeviceId(*h.props));
       auto slot = std::find_if(slots.begin(), slots.end(),
                                [&](const auto& s) { return SameSlot(s.props, *h.props); });
@@ -306,7 +303,7 @@ class Executor {
       auto free = hp.FreeSlots();
       size_t n = h.max ? free.size() : static_cast<size_t>(h.count);
       if (n > free.size()) {
-        throw StepFailed("expectation", "asked to plug " + std::to_string(n) +
+        throw StepFailed(FailureKind::kExpectation, "asked to plug " + std::to_string(n) +
                                             " CPUs but QEMU has " + std::to_string(free.size()) +
                                             " free slots");
       }
@@ -351,7 +348,7 @@ class Executor {
       ids.assign(plugged_.rbegin(), plugged_.rend());
     } else if (u.count > 0) {
       if (u.count > static_cast<int>(plugged_.size())) {
-        throw StepFailed("expectation", "asked to unplug " + std::to_string(u.count) +
+        throw StepFailed(FailureKind::kExpectation, "asked to unplug " + std::to_string(u.count) +
                                             " CPUs but only " + std::to_string(plugged_.size()) +
                                             " were hot-plugged");
       }
@@ -389,7 +386,7 @@ class Executor {
       if (!s.online) std::reverse(candidates.begin(), candidates.end());
       if (s.count > 0) {
         if (static_cast<int>(candidates.size()) < s.count) {
-          throw StepFailed("expectation",
+          throw StepFailed(FailureKind::kExpectation,
                            std::string("asked to ") + (s.online ? "online " : "offline ") +
                                std::to_string(s.count) + " CPUs but the guest has " +
                                std::to_string(candidates.size()) + " that can change");
@@ -402,7 +399,7 @@ class Executor {
         auto it = std::find_if(vcpus.begin(), vcpus.end(),
                                [&](const auto& v) { return v.logical_id == cpu; });
         if (it == vcpus.end()) {
-          throw StepFailed("expectation",
+          throw StepFailed(FailureKind::kExpectation,
                            "cpu" + std::to_string(cpu) + " is not present in the guest");
         }
         change.push_back({cpu, s.online, true});
@@ -439,7 +436,7 @@ class Executor {
     if (!r.Passed()) {
       std::vector<std::string> names;
       for (const auto& f : r.Failures()) names.push_back(f.name);
-      throw StepFailed("check", r.Summary(), names);
+      throw StepFailed(FailureKind::kCheck, r.Summary(), names);
     }
   }
 
@@ -461,7 +458,7 @@ class Executor {
     std::exception_ptr thrown = RunInner(e.step[0], path, deadline, detail);
     std::string want =
         "QMP error class " + e.error_class + (e.message ? " with \"" + *e.message + "\"" : "");
-    if (!thrown) throw StepFailed("expectation", "expected " + want + ", but the step succeeded");
+    if (!thrown) throw StepFailed(FailureKind::kExpectation, "expected " + want + ", but the step succeeded");
     try {
       std::rethrow_exception(thrown);
     } catch (const QmpError& q) {
@@ -469,7 +466,7 @@ class Executor {
     } catch (const AgentError& a) {
       CheckExpectedError(want, e, a.error_class(), a.desc(), detail);
     } catch (const std::exception& other) {
-      throw StepFailed("expectation",
+      throw StepFailed(FailureKind::kExpectation,
                        "expected " + want + ", but the step failed otherwise: " + other.what());
     }
   }
@@ -479,7 +476,7 @@ class Executor {
     (*detail)["error"] = {{"class", cls}, {"desc", desc}};
     if (cls != e.error_class ||
         (e.message && Lowercase(desc).find(Lowercase(*e.message)) == std::string::npos)) {
-      throw StepFailed("expectation", "expected " + want + ", got " + cls + ": " + desc);
+      throw StepFailed(FailureKind::kExpectation, "expected " + want + ", got " + cls + ": " + desc);
     }
     LOG(kInfo, "scenario") << run_.label << ": expected error came: " << cls << ": " << desc;
   }
@@ -489,7 +486,7 @@ class Executor {
     std::exception_ptr thrown = RunInner(f.step[0], path, deadline, detail);
     if (!thrown) {
       throw StepFailed(
-          "expectation",
+          FailureKind::kExpectation,
           "expected the step to fail" +
               (f.invariants.empty() ? std::string() : " (invariant " + f.invariants.front() + ")") +
               ", but it passed");
@@ -499,21 +496,22 @@ class Executor {
     } catch (const std::exception& e) {
       Classified c = Classify(e);
       (*detail)["failure"] = {
-          {"type", c.type}, {"message", e.what()}, {"invariants", c.invariants}};
+          {"type", FailureKindName(c.kind)}, {"message", e.what()}, {"invariants", c.invariants}};
       for (const auto& want : f.invariants) {
         if (std::find(c.invariants.begin(), c.invariants.end(), want) == c.invariants.end()) {
-          throw StepFailed("expectation", "expected invariant " + want + " to fail, but the step " +
-                                              (c.type == "check" ? "failed on other invariants: "
+          throw StepFailed(FailureKind::kExpectation, "expected invariant " + want + " to fail, but the step " +
+                                              (c.kind == FailureKind::kCheck ? "failed on other invariants: "
                                                                  : "failed otherwise: ") +
                                               e.what());
         }
       }
-      if (f.error && *f.error != "any" && *f.error != c.type) {
-        throw StepFailed("expectation", "expected a " + *f.error + " failure, got a " + c.type +
-                                            " failure: " + e.what());
+      if (f.error && *f.error != "any" && FailureKindFromName(*f.error) != c.kind) {
+        throw StepFailed(FailureKind::kExpectation, "expected a " + *f.error + " failure, got a " +
+                                                        std::string(FailureKindName(c.kind)) +
+                                                        " failure: " + e.what());
       }
       if (f.message && Lowercase(e.what()).find(Lowercase(*f.message)) == std::string::npos) {
-        throw StepFailed("expectation",
+        throw StepFailed(FailureKind::kExpectation,
                          "expected a failure mentioning \"" + *f.message + "\", got: " + e.what());
       }
     }
@@ -538,19 +536,19 @@ class Executor {
         bool want_accepted = *m.probe_hotplug == "accepted";
         for (const auto& probe : r.probes) {
           if (probe.accepted == want_accepted) continue;
-          throw StepFailed("expectation",
+          throw StepFailed(FailureKind::kExpectation,
                            "QEMU " + std::string(probe.accepted ? "accepted " : "refused ") +
                                probe.command + " during migration " + std::to_string(i + 1) +
                                (probe.accepted ? "" : " (" + probe.error_class + ": " + probe.desc + ")") +
                                ", expected it to be " + *m.probe_hotplug);
         }
         if (r.probes.empty()) {
-          throw StepFailed("expectation", "migration " + std::to_string(i + 1) +
+          throw StepFailed(FailureKind::kExpectation, "migration " + std::to_string(i + 1) +
                                               " ended before device_add/device_del could be tried");
         }
       }
       if (m.expect_status && r.status != *m.expect_status) {
-        throw StepFailed("migration", "migration " + std::to_string(i + 1) + " ended " + r.status +
+        throw StepFailed(FailureKind::kMigration, "migration " + std::to_string(i + 1) + " ended " + r.status +
                                           ", expected " + *m.expect_status);
       }
       if (!dest) break;  // cancelled: the source keeps running
@@ -561,12 +559,12 @@ class Executor {
 
   void Load(const GuestLoadStep& g, const Deadline& deadline, nlohmann::json* detail) {
     if (g.stop) {
-      if (!load_) throw StepFailed("expectation", "no guest load is running");
+      if (!load_) throw StepFailed(FailureKind::kExpectation, "no guest load is running");
       load_->Stop(vm().Agent(), deadline);
       load_.reset();
       return;
     }
-    if (load_) throw StepFailed("expectation", "a guest load is already running");
+    if (load_) throw StepFailed(FailureKind::kExpectation, "a guest load is already running");
     int workers = g.workers;
     if (workers == 0) {
       for (const auto& v : vm().Agent().GetVcpus(deadline)) workers += v.online ? 1 : 0;

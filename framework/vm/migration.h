@@ -157,6 +157,7 @@ std::unique_ptr<Machine> Migrate(Machine& source, const std::filesystem::path& d
 class MigrationError : public Error {
  public:
   using Error::Error;
+  FailureKind kind() const override { return FailureKind::kMigration; }
 };
 
 // The migration completed but QEMU's or the guest's view of the vCPUs

@@ -97,7 +97,7 @@ TEST_F(RunDirContainmentTest, TheRunnerRefusesADotDotRunAndTouchesNothing) {
     RunResult r = RunScenario(run, options);
     EXPECT_EQ(r.outcome, RunOutcome::kError);
     ASSERT_TRUE(r.failure);
-    EXPECT_EQ(r.failure->type, "setup");
+    EXPECT_EQ(r.failure->kind, FailureKind::kSetup);
     EXPECT_NE(r.failure->message.find("strictly inside"), std::string::npos) << r.failure->message;
     EXPECT_EQ(ReadFileToString(victim / "precious.txt"), "keep me\n");
     EXPECT_TRUE(fs::exists(victim / "earlier-results" / "report.json"));

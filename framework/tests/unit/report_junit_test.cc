@@ -134,7 +134,7 @@ Invocation SampleInvocation() {
   inv.runs.push_back(Result("scenarios/smoke.yaml", "smoke", RunOutcome::kPassed));
   RunResult failed = Result("scenarios/topology.yaml", "topology[s2c2t2]", RunOutcome::kFailed);
   RunFailure f;
-  f.type = "check";
+  f.kind = FailureKind::kCheck;
   f.step_path = "3";
   f.step_name = "check";
   f.where = "scenarios/topology.yaml:12:5";
@@ -147,7 +147,7 @@ Invocation SampleInvocation() {
   inv.runs.push_back(Result("scenarios/topology.yaml", "topology[sockets4]", RunOutcome::kPassed));
   RunResult error = Result("scenarios/boot.yaml", "boot", RunOutcome::kError);
   RunFailure setup;
-  setup.type = "setup";
+  setup.kind = FailureKind::kSetup;
   setup.step_path = "boot";
   setup.step_name = "boot";
   setup.message = "cannot execute qemu-system-x86_64: No such file or directory";

@@ -105,7 +105,7 @@ steps:
 )");
   EXPECT_EQ(r.outcome, RunOutcome::kFailed);
   ASSERT_TRUE(r.failure);
-  EXPECT_EQ(r.failure->type, "expectation");
+  EXPECT_EQ(r.failure->kind, FailureKind::kExpectation);
   EXPECT_EQ(r.failure->step_path, "2");
   EXPECT_NE(r.failure->message.find("but it passed"), std::string::npos) << r.failure->message;
   // The run stops at the failing step.
