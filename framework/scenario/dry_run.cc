@@ -1,6 +1,7 @@
 #include "scenario/dry_run.h"
 
 #include <algorithm>
+#include <set>
 
 #include "scenario/topology.h"
 
@@ -9,10 +10,11 @@ namespace {
 
 class DryRunner {
  public:
-  explicit DryRunner(const ResolvedTopology& topo) : topo_(topo) {
+  DryRunner(const ResolvedTopology& topo, DryRunBudget& budget) : topo_(topo), budget_(budget) {
     occupant_.assign(topo.maxcpus, "");
     for (int i = 0; i < topo.cpus; ++i)
       occupant_[i] = i == 0 ? "the boot CPU" : "boot CPU " + std::to_string(i);
+    free_ = topo.maxcpus - topo.cpus;
   }
 
   void Run(const std::vector<Step>& steps, bool expected_to_fail, const std::string& context) {
@@ -27,9 +29,30 @@ class DryRunner {
     throw ScenarioError(FieldWhere(step, field), key + ": " + message + context);
   }
 
-  int FreeCount() const {
-    return static_cast<int>(std::count(occupant_.begin(), occupant_.end(), ""));
+  // What a repeat compares before and after an iteration. The boot CPUs
+  // still present are implied: they only ever go, so with the same plugged
+  // CPUs and the same number of free slots they are the same ones.
+  struct State {
+    std::vector<std::pair<std::string, int>> plugged;
+    int free = 0;
+    bool load_running = false;
+    bool operator==(const State&) const = default;
+  };
+  State Snapshot() const { return {plugged_, free_, load_running_}; }
+
+  void Spend(long units, const Step& step, const std::string& context) {
+    budget_.left -= units;
+    if (budget_.left < 0) {
+      Fail(step, "",
+           "the dry run needs more than " + std::to_string(kMaxDryRunWork) +
+               " steps and slot changes (repeats multiply their bodies, and every run of a "
+               "matrix counts); at most " +
+               std::to_string(kMaxDryRunWork) + ": use fewer iterations or a shorter body",
+           context);
+    }
   }
+
+  int FreeCount() const { return free_; }
 
   std::string Occupancy() const {
     return "maxcpus " + std::to_string(topo_.maxcpus) + ", " + std::to_string(topo_.cpus) +
@@ -40,9 +63,25 @@ class DryRunner {
   void Plug(int index, const std::string& id) {
     occupant_[index] = id;
     plugged_.push_back({id, index});
+    plugged_ids_.insert(id);
+    --free_;
+  }
+
+  void Vacate(int index) {
+    if (!occupant_[index].empty()) ++free_;
+    occupant_[index] = "";
+  }
+
+  // Unplugs the hot-plugged CPU at `it` in plugged_; returns the next.
+  std::vector<std::pair<std::string, int>>::iterator UnplugAt(
+      std::vector<std::pair<std::string, int>>::iterator it) {
+    Vacate(it->second);
+    plugged_ids_.erase(it->first);
+    return plugged_.erase(it);
   }
 
   void RunStep(const Step& step, bool expected, const std::string& context) {
+    Spend(1, step, context);
     switch (step.kind) {
       case StepKind::kHotplug:
         return Hotplug(step, std::get<HotplugStep>(step.params), expected, context);
@@ -84,9 +123,13 @@ class DryRunner {
         // repeats run at least twice.
         int iterations = r.times > 0 ? std::min(r.times, topo_.maxcpus + 2) : 2;
         for (int i = 1; i <= iterations; ++i) {
+          Spend(static_cast<long>(plugged_.size()), step, context);
+          State before = Snapshot();
           Run(r.steps, expected,
               context + " (in iteration " + std::to_string(i) + " of the repeat at line " +
                   std::to_string(step.where.line) + ")");
+          // The body is deterministic: from the same state it does the same again.
+          if (Snapshot() == before) break;
         }
         return;
       }
@@ -96,10 +139,7 @@ class DryRunner {
     }
   }
 
-  bool IsPlugged(const std::string& id) const {
-    return std::any_of(plugged_.begin(), plugged_.end(),
-                       [&](const auto& p) { return p.first == id; });
-  }
+  bool IsPlugged(const std::string& id) const { return plugged_ids_.count(id) > 0; }
 
   std::string PluggedList() const {
     if (plugged_.empty()) return " (none is hot-plugged at this point)";
@@ -170,6 +210,7 @@ class DryRunner {
            context);
     }
     if (expected) return;
+    Spend(n, step, context);
     for (int i = 0, plugged = 0; i < topo_.maxcpus && plugged < n; ++i) {
       if (!occupant_[i].empty()) continue;
       std::string id = h.id.value_or(SlotDeviceId(topo_.SlotProps(i)));
@@ -182,8 +223,10 @@ class DryRunner {
   void Unplug(const Step& step, const UnplugStep& u, bool expected, const std::string& context) {
     if (u.all) {
       if (!expected) {
-        for (const auto& [id, index] : plugged_) occupant_[index] = "";
+        Spend(static_cast<long>(plugged_.size()), step, context);
+        for (const auto& [id, index] : plugged_) Vacate(index);
         plugged_.clear();
+        plugged_ids_.clear();
       }
       return;
     }
@@ -198,13 +241,15 @@ class DryRunner {
              context);
       }
       if (expected) return;
-      for (int i = 0; i < u.count; ++i) {
-        occupant_[plugged_.back().second] = "";
-        plugged_.pop_back();
-      }
+      Spend(u.count, step, context);
+      for (int i = 0; i < u.count; ++i) UnplugAt(std::prev(plugged_.end()));
       return;
     }
+    std::set<std::string> named;
     for (const auto& id : u.ids) {
+      if (!named.insert(id).second) {
+        Fail(step, "id", "'" + id + "' is listed twice: a CPU can be unplugged once", context);
+      }
       if (!IsPlugged(id)) {
         if (expected) return;
         Fail(step, "id", "no CPU with id '" + id + "' is plugged at this step" + PluggedList(),
@@ -212,11 +257,11 @@ class DryRunner {
       }
     }
     if (!expected) {
+      Spend(static_cast<long>(u.ids.size()), step, context);
       for (const auto& id : u.ids) {
         auto it = std::find_if(plugged_.begin(), plugged_.end(),
                                [&](const auto& p) { return p.first == id; });
-        occupant_[it->second] = "";
-        plugged_.erase(it);
+        UnplugAt(it);
       }
     }
     if (u.props) {
@@ -239,10 +284,10 @@ class DryRunner {
         Fail(step, "socket", "no CPU is plugged at " + where + " at this step", context);
       }
       if (expected) return;
-      occupant_[*index] = "";
-      plugged_.erase(std::remove_if(plugged_.begin(), plugged_.end(),
-                                    [&](const auto& p) { return p.second == *index; }),
-                     plugged_.end());
+      Vacate(*index);
+      for (auto it = plugged_.begin(); it != plugged_.end();) {
+        it = it->second == *index ? UnplugAt(it) : std::next(it);
+      }
     }
   }
 
@@ -272,18 +317,26 @@ class DryRunner {
   }
 
   const ResolvedTopology& topo_;
+  DryRunBudget& budget_;
   std::vector<std::string> occupant_;                 // by slot index; "" when free
+  int free_ = 0;                                      // the ""s in occupant_
   std::vector<std::pair<std::string, int>> plugged_;  // id, slot index; in plug order
+  std::set<std::string> plugged_ids_;                 // the ids in plugged_
   bool load_running_ = false;
 };
 
 }  // namespace
 
-void DryRun(const ScenarioRun& run) {
+void DryRun(const ScenarioRun& run, DryRunBudget& budget) {
   std::string problem;
   auto topo = ResolveTopology(run.machine.spec.smp, &problem);
   if (!topo) throw ScenarioError(run.where, "machine.smp: impossible topology: " + problem);
-  DryRunner(*topo).Run(run.steps, false, "");
+  DryRunner(*topo, budget).Run(run.steps, false, "");
+}
+
+void DryRun(const ScenarioRun& run) {
+  DryRunBudget budget;
+  DryRun(run, budget);
 }
 
 }  // namespace cpuhp

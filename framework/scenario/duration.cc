@@ -28,7 +28,23 @@ std::optional<Clock::duration> ParseDuration(std::string_view text) {
     seconds = value * 3600;
   else
     return std::nullopt;
+  // duration_cast of a double beyond the target's range is undefined (in
+  // practice a negative duration), so clamp first, with room for rounding:
+  // anything past half the range (146 years) is far over any limit anyway.
+  if (!(seconds < ToSeconds(Clock::duration::max()) / 2)) return Clock::duration::max();
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+Clock::duration SaturatingAdd(Clock::duration a, Clock::duration b) {
+  Clock::rep sum;
+  if (__builtin_add_overflow(a.count(), b.count(), &sum)) return Clock::duration::max();
+  return Clock::duration(sum);
+}
+
+Clock::duration SaturatingMultiply(Clock::duration d, long long n) {
+  Clock::rep product;
+  if (__builtin_mul_overflow(d.count(), n, &product)) return Clock::duration::max();
+  return Clock::duration(product);
 }
 
 }  // namespace cpuhp

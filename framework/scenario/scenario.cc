@@ -1,5 +1,8 @@
 #include "scenario/scenario.h"
 
+#include <cstdint>
+#include <cstdio>
+
 namespace cpuhp {
 
 const char* StepKindName(StepKind kind) {
@@ -62,6 +65,18 @@ std::string ScenarioRun::DirName() const {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '-' || c == '_' || c == '.' || c == '[' || c == ']' || c == ',' || c == '=';
     out += ok ? c : '_';
+  }
+  // The loader refuses such labels; this holds for runs built any other way.
+  // The runner empties this directory, so it must never be the root or its parent.
+  if (out.empty() || out[0] == '.') out = "_" + out;
+  if (out.size() > kMaxDirNameBytes) {
+    // FNV-1a of the whole label: stable across builds, unlike std::hash.
+    uint64_t hash = 14695981039346656037ull;
+    for (unsigned char c : label) hash = (hash ^ c) * 1099511628211ull;
+    char suffix[18];
+    std::snprintf(suffix, sizeof suffix, "~%016llx", static_cast<unsigned long long>(hash));
+    out.resize(kMaxDirNameBytes - (sizeof suffix - 1));
+    out += suffix;
   }
   return out;
 }

@@ -150,6 +150,10 @@ struct MachineConfig {
   Clock::duration boot_timeout = kBootTimeout;
 };
 
+// The longest directory name a run gets, and so the longest scenario name or
+// run label the loader accepts: Linux's NAME_MAX.
+inline constexpr size_t kMaxDirNameBytes = 255;
+
 // One run of a scenario: a matrix combination, fully resolved.
 struct ScenarioRun {
   std::string scenario;        // the scenario's name
@@ -161,7 +165,9 @@ struct ScenarioRun {
   std::vector<Step> steps;
   SourceLocation where;  // the scenario's first line
 
-  // A directory name for the run: the label with unsafe characters replaced.
+  // A directory name for the run: the label with unsafe characters replaced,
+  // never "." or ".." (nor any dotfile) and at most kMaxDirNameBytes (a
+  // longer label is cut and ends in a hash of the whole, so runs stay apart).
   std::string DirName() const;
 };
 

@@ -7,6 +7,7 @@
 
 #include "check/checker.h"
 #include "scenario/dry_run.h"
+#include "scenario/duration.h"
 #include "scenario/topology.h"
 #include "scenario/yaml_value.h"
 
@@ -63,6 +64,41 @@ bool ReadProps(const YamlMap& m, Step& step, CpuProps* props) {
   return any;
 }
 
+// The most steps one run may have, counting those inside repeat,
+// expect_error and expect_failure, and each use of a YAML alias: yaml-cpp
+// shares an aliased node, but every use is a Step of its own, so an 862-byte
+// file of nested aliases used to expand to 10^9 steps (4 GB). Hand-written
+// scenarios have tens of steps; a generated one has room for hundreds.
+constexpr int kMaxStepsPerRun = 10000;
+// The most steps of all a file's runs together: each matrix run parses its
+// own, and a Step takes about half a KiB, so 1000 runs of kMaxStepsPerRun
+// would be 5 GB; this keeps a file's steps near 50 MB.
+constexpr int kMaxStepsPerFile = 100000;
+
+bool HasControlCharacter(const std::string& text) {
+  return std::any_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+
+// Why `name` cannot be (part of) the name of a run's directory under the
+// artifacts root, or "" if it can. The runner deletes and recreates that
+// directory, so "." and ".." (the root itself, its parent) must never reach it.
+std::string DirectoryNameProblem(const std::string& name) {
+  if (name.size() > kMaxDirNameBytes) {
+    return "is " + std::to_string(name.size()) + " bytes long; at most " +
+           std::to_string(kMaxDirNameBytes) + " (NAME_MAX: it names the run's artifacts directory)";
+  }
+  if (HasControlCharacter(name)) return "contains a control character";
+  if (name.find('/') != std::string::npos) {
+    return "contains '/' (it names one directory, not a path)";
+  }
+  if (!name.empty() && name[0] == '.') {
+    return "starts with a dot (it names the run's artifacts directory, and . and .. are other "
+           "directories)";
+  }
+  return "";
+}
+
 std::string JoinWords(const std::vector<std::string>& words, const std::string& sep = ", ") {
   std::string out;
   for (const auto& w : words) {
@@ -74,7 +110,21 @@ std::string JoinWords(const std::vector<std::string>& words, const std::string& 
 
 class StepParser {
  public:
+  // `file_steps`: the steps parsed for the file's earlier runs, updated.
+  explicit StepParser(int& file_steps) : file_steps_(file_steps) {}
+
   Step Parse(const YamlValue& item) {
+    if (++steps_ > kMaxStepsPerRun) {
+      item.Fail("the run has more than " + std::to_string(kMaxStepsPerRun) +
+                " steps, counting those inside repeat, expect_error and expect_failure and each "
+                "use of a YAML alias; at most " +
+                std::to_string(kMaxStepsPerRun));
+    }
+    if (++file_steps_ > kMaxStepsPerFile) {
+      item.Fail("the file's runs have more than " + std::to_string(kMaxStepsPerFile) +
+                " steps together, counting each run of the matrix; at most " +
+                std::to_string(kMaxStepsPerFile));
+    }
     Step step;
     step.where = item.where();
     step.path = item.path();
@@ -110,7 +160,18 @@ class StepParser {
       if (!found) {
         item.Fail("a step needs an action, one of: " + JoinWords(StepKindWords()));
       }
-      if (auto name = m.Get("name")) step.name = name->AsString();
+      if (auto name = m.Get("name")) {
+        step.name = name->AsString();
+        // Step names go to terminals, progress lines and JUnit.
+        if (HasControlCharacter(step.name)) {
+          name->Fail("step name " + QuotedForMessage(step.name) + " contains a control character");
+        }
+        if (step.name.size() > kMaxDirNameBytes) {
+          name->Fail("step name " + QuotedForMessage(step.name) + " is " +
+                     std::to_string(step.name.size()) + " bytes long; at most " +
+                     std::to_string(kMaxDirNameBytes));
+        }
+      }
       if (auto timeout = m.Get("timeout")) {
         step.timeout = timeout->AsDuration();
         if (step.timeout <= Clock::duration::zero()) timeout->Fail("must be more than zero");
@@ -169,15 +230,26 @@ class StepParser {
   }
 
  private:
+  // Each duration is at most kMaxScenarioDuration, but sums over a body and
+  // products with `times` are not: they saturate rather than wrap negative.
   static Clock::duration DefaultTimeout(const Step& step) {
     if (const auto* s = std::get_if<SleepStep>(&step.params)) {
-      return s->duration + DefaultStepTimeout(StepKind::kSleep);
+      return SaturatingAdd(s->duration, DefaultStepTimeout(StepKind::kSleep));
     }
     if (const auto* m = std::get_if<MigrateStep>(&step.params)) {
-      return m->times * m->options.timeout + kQmpTimeout;
+      return SaturatingAdd(SaturatingMultiply(m->options.timeout, m->times), kQmpTimeout);
     }
     return DefaultStepTimeout(step.kind);
   }
+
+  static Clock::duration BodyTimeout(const std::vector<Step>& steps) {
+    Clock::duration body{};
+    for (const auto& s : steps) body = SaturatingAdd(body, s.timeout);
+    return body;
+  }
+
+  int steps_ = 0;  // parsed so far, against kMaxStepsPerRun
+  int& file_steps_;
 
   HotplugStep Hotplug(const std::optional<YamlValue>& v, const YamlValue& anchor, Step& step) {
     HotplugStep h;
@@ -383,7 +455,12 @@ class StepParser {
     }
     YamlMap m = v->AsMap({"class", "message", "step"});
     ExpectErrorStep e;
-    e.error_class = m.Require("class").AsString();
+    YamlValue error_class = m.Require("class");
+    e.error_class = error_class.AsString();
+    if (HasControlCharacter(e.error_class)) {
+      error_class.Fail("the class " + QuotedForMessage(e.error_class) +
+                       " contains a control character");
+    }
     if (auto msg = m.Get("message")) e.message = msg->AsString();
     e.step.push_back(Inner(m.Require("step"), "expect_error",
                            {StepKind::kCheck, StepKind::kExpectError, StepKind::kExpectFailure,
@@ -523,14 +600,10 @@ class StepParser {
     }
     if (step.timeout == Clock::duration::zero() && r.duration) {
       // The last iteration may start just before the duration ends.
-      Clock::duration body{};
-      for (const auto& s : r.steps) body += s.timeout;
-      step.timeout = *r.duration + body;
+      step.timeout = SaturatingAdd(*r.duration, BodyTimeout(r.steps));
     } else if (step.timeout == Clock::duration::zero()) {
-      Clock::duration body{};
-      for (const auto& s : r.steps) body += s.timeout;
-      step.timeout =
-          std::max<Clock::duration>(body * r.times, DefaultStepTimeout(StepKind::kRepeat));
+      step.timeout = std::max<Clock::duration>(SaturatingMultiply(BodyTimeout(r.steps), r.times),
+                                               DefaultStepTimeout(StepKind::kRepeat));
     }
     return r;
   }
@@ -658,6 +731,53 @@ std::vector<RawEntry> RawEntries(const YAML::Node& map) {
   return out;
 }
 
+// The most runs one file's matrix may expand to: more is surely a mistake
+// (each run boots a VM), and the combinations are counted, not built, first.
+constexpr size_t kMaxRuns = 1000;
+
+// Remembers where each key of a raw map was first given, so that a second
+// one is an error as YamlMap::AsMap makes it for typed maps.
+class KeyLines {
+ public:
+  explicit KeyLines(std::string in) : in_(std::move(in)) {}
+  void Add(const YamlValue& key, const std::string& name) {
+    auto [it, fresh] = first_line_.emplace(name, key.where().line);
+    if (!fresh) {
+      throw ScenarioError(key.where(), "duplicate key '" + name + "' in " + in_ +
+                                           " (first given on line " + std::to_string(it->second) +
+                                           ")");
+    }
+  }
+
+ private:
+  std::string in_;
+  std::map<std::string, int> first_line_;
+};
+
+std::string ScenarioName(const YamlMap& m, const fs::path& file, const std::string& shown) {
+  if (auto n = m.Get("name")) {
+    std::string name = n->AsString();
+    if (std::string problem = DirectoryNameProblem(name); !problem.empty()) {
+      n->Fail("scenario name " + QuotedForMessage(name) + " " + problem);
+    }
+    if (name.empty() ||
+        name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "0123456789_-.") != std::string::npos) {
+      n->Fail("scenario name '" + name + "' must be letters, digits, '-', '_' and '.'");
+    }
+    return name;
+  }
+  std::string name = file.stem().string();
+  std::string problem = name.empty() ? "is empty" : DirectoryNameProblem(name);
+  if (!problem.empty()) {
+    throw ScenarioError({shown, 1, 1},
+                        "the scenario has no name: key, and the name its file name "
+                        "gives, " +
+                            QuotedForMessage(name) + ", " + problem + "; add a name: key");
+  }
+  return name;
+}
+
 }  // namespace
 
 std::vector<ScenarioRun> LoadScenarioRuns(const fs::path& file) {
@@ -669,32 +789,29 @@ std::vector<ScenarioRun> LoadScenarioRuns(const fs::path& file) {
   if (top.IsNull()) throw ScenarioError({shown, 1, 1}, "the file is empty");
   YamlMap m = top.AsMap({"name", "description", "vars", "matrix", "machine", "steps"});
 
-  std::string name = file.stem().string();
-  if (auto n = m.Get("name")) {
-    name = n->AsString();
-    if (name.empty() ||
-        name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                               "0123456789_-.") != std::string::npos) {
-      n->Fail("scenario name '" + name + "' must be letters, digits, '-', '_' and '.'");
-    }
-  }
+  std::string name = ScenarioName(m, file, shown);
   std::string description;
   if (auto d = m.Get("description")) description = d->AsString();
 
-  std::map<std::string, YAML::Node> vars;
+  auto vars = std::make_shared<std::map<std::string, YAML::Node>>();
   if (auto v = m.Get("vars")) {
     if (!v->IsMap()) v->Fail("expected a map of name: value, got " + v->TypeName());
+    KeyLines keys("vars");
     for (const auto& e : RawEntries(root["vars"])) {
       YamlValue key(e.key_node, "vars", base_context);
-      vars[Identifier(key, e.key, "variable")] = e.value;
+      keys.Add(key, e.key);
+      (*vars)[Identifier(key, e.key, "variable")] = e.value;
     }
   }
+  base_context->file_vars = vars;
 
   std::vector<Axis> axes;
   if (auto mx = m.Get("matrix")) {
     if (!mx->IsMap()) mx->Fail("expected a map of axis: [values], got " + mx->TypeName());
+    KeyLines axis_keys("matrix");
     for (const auto& e : RawEntries(root["matrix"])) {
       YamlValue key(e.key_node, "matrix", base_context);
+      axis_keys.Add(key, e.key);
       Axis axis{Identifier(key, e.key, "matrix axis"), {}};
       YamlValue values(e.value, "matrix." + e.key, base_context);
       std::set<std::string> seen;
@@ -704,6 +821,10 @@ std::vector<ScenarioRun> LoadScenarioRuns(const fs::path& file) {
             item.Fail(
                 "a list axis takes plain values; to give maps, name them: "
                 "{label: {..}, other: {..}}");
+          }
+          if (std::string problem = DirectoryNameProblem(item.Scalar()); !problem.empty()) {
+            item.Fail("the value " + QuotedForMessage(item.Scalar()) + " labels the run and " +
+                      problem + "; give it a label in a map axis: {label: value}");
           }
           axis.values.emplace_back(item.Scalar(), YAML::Node(item.Scalar()));
         }
@@ -715,7 +836,13 @@ std::vector<ScenarioRun> LoadScenarioRuns(const fs::path& file) {
           axis.values[i].second.reset(e.value[i]);
         }
       } else if (e.value.IsMap()) {
+        KeyLines labels(values.path());
         for (const auto& v : RawEntries(e.value)) {
+          YamlValue label(v.key_node, values.path(), base_context);
+          labels.Add(label, v.key);
+          if (std::string problem = DirectoryNameProblem(v.key); !problem.empty()) {
+            label.Fail("the label " + QuotedForMessage(v.key) + " " + problem);
+          }
           axis.values.emplace_back(v.key, v.value);
         }
       } else {
@@ -728,6 +855,21 @@ std::vector<ScenarioRun> LoadScenarioRuns(const fs::path& file) {
 
   std::optional<YamlValue> steps_value = m.Get("steps");
   if (!steps_value) top.Fail("missing required key 'steps'");
+
+  // Counted before any combination is built: 9 axes of 10 values used to
+  // build 10^9 of them (bad_alloc) before this check.
+  size_t run_count = 1;
+  for (const auto& axis : axes) {
+    if (__builtin_mul_overflow(run_count, axis.values.size(), &run_count)) {
+      throw ScenarioError(m.KeyWhere("matrix"), "the matrix expands to more than " +
+                                                    std::to_string(SIZE_MAX) + " runs; at most " +
+                                                    std::to_string(kMaxRuns));
+    }
+  }
+  if (run_count > kMaxRuns) {
+    throw ScenarioError(m.KeyWhere("matrix"), "the matrix expands to " + std::to_string(run_count) +
+                                                  " runs; at most " + std::to_string(kMaxRuns));
+  }
 
   // Every combination, first axis slowest.
   std::vector<std::vector<size_t>> combos = {{}};
@@ -742,17 +884,12 @@ std::vector<ScenarioRun> LoadScenarioRuns(const fs::path& file) {
     }
     combos = std::move(next);
   }
-  constexpr size_t kMaxRuns = 1000;
-  if (combos.size() > kMaxRuns) {
-    throw ScenarioError(m.KeyWhere("matrix"), "the matrix expands to " +
-                                                  std::to_string(combos.size()) +
-                                                  " runs; at most " + std::to_string(kMaxRuns));
-  }
 
+  DryRunBudget dry_run_budget;
+  int file_steps = 0;
   std::vector<ScenarioRun> runs;
   for (const auto& combo : combos) {
     auto context = std::make_shared<YamlContext>(*base_context);
-    context->vars = vars;
     ScenarioRun run;
     run.scenario = name;
     run.file = file;
@@ -768,15 +905,23 @@ std::vector<ScenarioRun> LoadScenarioRuns(const fs::path& file) {
       label += (label.empty() ? "" : ",") + value_label;
     }
     run.label = axes.empty() ? name : name + "[" + label + "]";
+    if (run.label.size() > kMaxDirNameBytes) {
+      throw ScenarioError(m.KeyWhere("matrix"), "the run label " + QuotedForMessage(run.label) +
+                                                    " is " + std::to_string(run.label.size()) +
+                                                    " bytes long; at most " +
+                                                    std::to_string(kMaxDirNameBytes) +
+                                                    " (NAME_MAX: it names the run's artifacts "
+                                                    "directory)");
+    }
     try {
       // Re-read with this run's variables.
       YamlValue run_top(root, "", context);
       YamlMap rm = run_top.AsMap({"name", "description", "vars", "matrix", "machine", "steps"});
       run.machine = ParseMachine(rm.Get("machine"), file);
       run.machine.spec.name = run.DirName();
-      StepParser parser;
+      StepParser parser(file_steps);
       run.steps = parser.ParseList(rm.Require("steps"));
-      DryRun(run);
+      DryRun(run, dry_run_budget);
     } catch (const ScenarioError& e) {
       if (axes.empty()) throw;
       throw ScenarioError(e.where(), e.detail() + " [in run " + run.label + "]");

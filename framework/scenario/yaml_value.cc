@@ -2,19 +2,16 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <fstream>
 #include <set>
-#include <sstream>
 
 #include "scenario/duration.h"
 
 namespace cpuhp {
 namespace {
 
-std::string Quoted(const std::string& s) {
-  std::string shown = s.size() > 60 ? s.substr(0, 57) + "..." : s;
-  return "\"" + shown + "\"";
-}
+std::string Quoted(const std::string& s) { return QuotedForMessage(s); }
 
 std::string JoinQuoted(std::initializer_list<const char*> words) {
   std::string out;
@@ -46,9 +43,22 @@ SourceLocation Locate(const std::string& file, const YAML::Mark& mark) {
 
 }  // namespace
 
+const YAML::Node* YamlContext::Find(const std::string& name) const {
+  if (auto it = vars.find(name); it != vars.end()) return &it->second;
+  if (file_vars) {
+    if (auto it = file_vars->find(name); it != file_vars->end()) return &it->second;
+  }
+  return nullptr;
+}
+
 YamlValue::YamlValue(YAML::Node node, std::string path, std::shared_ptr<const YamlContext> context)
     : node_(node), path_(std::move(path)), context_(std::move(context)) {
   mark_ = node_.IsDefined() ? node_.Mark() : YAML::Mark::null_mark();
+  if (++*context_->values_read > kMaxYamlValuesPerFile) {
+    Fail("reading this file takes more than " + std::to_string(kMaxYamlValuesPerFile) +
+         " YAML values, counting each run of its matrix and each use of an alias; make it "
+         "smaller");
+  }
   // Variables resolve at most a few levels deep; a cycle is an error.
   for (int depth = 0; node_.IsDefined() && node_.IsScalar(); ++depth) {
     const std::string& text = node_.Scalar();
@@ -57,10 +67,10 @@ YamlValue::YamlValue(YAML::Node node, std::string path, std::shared_ptr<const Ya
     size_t end = 0;
     std::string whole = VariableAt(text, 0, &end);
     if (!whole.empty() && end == text.size()) {
-      auto it = context_->vars.find(whole);
-      if (it == context_->vars.end()) Fail("undefined variable ${" + whole + "}");
+      const YAML::Node* value = context_->Find(whole);
+      if (value == nullptr) Fail("undefined variable ${" + whole + "}");
       // reset(), not =: assigning a YAML::Node writes through to the document.
-      node_.reset(it->second);
+      node_.reset(*value);
       // Point at the value as written under vars/matrix: that is what to fix.
       if (!node_.Mark().is_null()) mark_ = node_.Mark();
       via_ = " (from ${" + whole + "})";
@@ -73,13 +83,17 @@ YamlValue::YamlValue(YAML::Node node, std::string path, std::shared_ptr<const Ya
         out += text[i++];
         continue;
       }
-      auto it = context_->vars.find(name);
-      if (it == context_->vars.end()) Fail("undefined variable ${" + name + "}");
-      if (!it->second.IsScalar()) {
-        Fail("variable ${" + name + "} is a " + (it->second.IsMap() ? "map" : "list") +
+      const YAML::Node* value = context_->Find(name);
+      if (value == nullptr) Fail("undefined variable ${" + name + "}");
+      if (!value->IsScalar()) {
+        Fail("variable ${" + name + "} is a " + (value->IsMap() ? "map" : "list") +
              " and cannot be part of a string");
       }
-      out += it->second.Scalar();
+      out += value->Scalar();
+      if (out.size() > kMaxScenarioFileBytes) {
+        Fail("substituting variables makes this value longer than " +
+             std::to_string(kMaxScenarioFileBytes) + " bytes");
+      }
       i = end;
     }
     node_.reset(YAML::Node(out));
@@ -141,7 +155,14 @@ bool YamlValue::AsBool() const {
 
 Clock::duration YamlValue::AsDuration() const {
   if (IsScalar() && !IsNull()) {
-    if (auto d = ParseDuration(node_.Scalar())) return *d;
+    if (auto d = ParseDuration(node_.Scalar())) {
+      if (*d > kMaxScenarioDuration) {
+        Fail("must be at most " + std::to_string(kMaxScenarioDuration.count()) + "h (" +
+             std::to_string(kMaxScenarioDuration.count() / 24) + " days), got " +
+             Quoted(node_.Scalar()));
+      }
+      return *d;
+    }
   }
   Fail("expected a duration such as 30s, 500ms or 2m, got " + TypeName());
 }
@@ -242,13 +263,54 @@ std::string NearestWord(const std::string& word, const std::vector<std::string>&
   return best;
 }
 
+std::string QuotedForMessage(const std::string& text) {
+  constexpr size_t kShown = 60;
+  bool cut = text.size() > kShown;
+  std::string out = "\"";
+  for (size_t i = 0; i < (cut ? kShown - 3 : text.size()); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + (cut ? "...\"" : "\"");
+}
+
 YAML::Node LoadYamlFile(const std::filesystem::path& file, const std::string& shown_name) {
-  std::ifstream in(file);
+  std::ifstream in(file, std::ios::binary);
   if (!in) throw ScenarioError({shown_name, 0, 0}, "cannot open the file");
-  std::stringstream text;
-  text << in.rdbuf();
+  const std::string limit = std::to_string(kMaxScenarioFileBytes) + " (" +
+                            std::to_string(kMaxScenarioFileBytes / 1024) + " KiB)";
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(file, ec)) {
+    auto size = std::filesystem::file_size(file, ec);
+    if (!ec && size > kMaxScenarioFileBytes) {
+      throw ScenarioError({shown_name, 0, 0}, "the file is " + std::to_string(size) +
+                                                  " bytes; a scenario may be at most " + limit +
+                                                  ", so it is not parsed");
+    }
+  }
+  // Read at most one byte past the cap: a device or pipe has no size to check.
+  std::string text(kMaxScenarioFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad()) throw ScenarioError({shown_name, 0, 0}, "cannot read the file");
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > kMaxScenarioFileBytes) {
+    throw ScenarioError({shown_name, 0, 0},
+                        "the file is more than " + std::to_string(kMaxScenarioFileBytes) +
+                            " bytes (" + std::to_string(kMaxScenarioFileBytes / 1024) +
+                            " KiB), the most a scenario may be, so it is not parsed");
+  }
   try {
-    return YAML::Load(text.str());
+    return YAML::Load(text);
   } catch (const YAML::Exception& e) {
     throw ScenarioError(Locate(shown_name, e.mark), "YAML syntax error: " + e.msg);
   }

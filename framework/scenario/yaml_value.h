@@ -25,11 +25,25 @@
 
 namespace cpuhp {
 
+// The most YAML values reading one file may construct, over all its runs.
+// Every matrix run re-reads the document and an alias lets a few bytes name a
+// big subtree again, so the file's size alone does not bound the work; this
+// does: a fraction of a second of validate and ~60 MB of parsed runs, far
+// above the shipped scenarios (under 2000 each).
+inline constexpr long kMaxYamlValuesPerFile = 1'000'000;
+
 // What ${name} stands for in one run: the file's `vars` with the matrix
 // combination on top.
 struct YamlContext {
   std::string file;  // as shown in messages
-  std::map<std::string, YAML::Node> vars;
+  // The file's vars, shared by every run (not copied per matrix run).
+  std::shared_ptr<const std::map<std::string, YAML::Node>> file_vars;
+  std::map<std::string, YAML::Node> vars;  // this run's matrix values
+  // YamlValues constructed so far for this file, shared by every run's context.
+  std::shared_ptr<long> values_read = std::make_shared<long>(0);
+
+  // The variable's value (matrix first), or null when there is none.
+  const YAML::Node* Find(const std::string& name) const;
 };
 
 class YamlMap;
@@ -96,7 +110,18 @@ class YamlMap {
 // The known word nearest to `word` within edit distance 2, or "".
 std::string NearestWord(const std::string& word, const std::vector<std::string>& known);
 
-// Parses a whole YAML document; a syntax error becomes a ScenarioError at its mark.
+// The largest scenario file read: hand-written scenarios are a few KiB
+// (the shipped ones under 1), and yaml-cpp's node graph costs ~700 bytes per
+// value, so a MiB of tiny values took 380 MB; 256 KiB keeps that under 100 MB.
+inline constexpr size_t kMaxScenarioFileBytes = 256 * 1024;
+
+// Parses a whole YAML document; a syntax error becomes a ScenarioError at its
+// mark, a file over kMaxScenarioFileBytes (or one that never ends, such as
+// /dev/zero) one naming its size.
 YAML::Node LoadYamlFile(const std::filesystem::path& file, const std::string& shown_name);
+
+// `text` for a message: control characters escaped (\n, \x1b) so that a file
+// cannot write to the terminal, and cut to about 60 characters.
+std::string QuotedForMessage(const std::string& text);
 
 }  // namespace cpuhp

@@ -22,8 +22,18 @@ double TimeoutScale() {
 }
 
 Deadline Deadline::After(Clock::duration d) {
-  auto scaled = std::chrono::duration_cast<Clock::duration>(d * TimeoutScale());
-  return Deadline(Clock::now() + scaled);
+  // In double, so that a huge timeout times the scale cannot wrap: past the
+  // clock's range the deadline is simply never.
+  double scaled = static_cast<double>(d.count()) * TimeoutScale();
+  if (!(scaled < static_cast<double>(Clock::duration::max().count()) / 2)) return Never();
+  return AfterUnscaled(Clock::duration(static_cast<Clock::rep>(scaled)));
+}
+
+Deadline Deadline::AfterUnscaled(Clock::duration d) {
+  auto now = Clock::now();
+  if (d <= Clock::duration::zero()) return Deadline(now);
+  if (d >= Clock::time_point::max() - now) return Never();
+  return Deadline(now + d);
 }
 
 Clock::duration Deadline::Remaining() const {

@@ -30,10 +30,13 @@ double TimeoutScale();
 
 class Deadline {
  public:
-  // A deadline `d` (scaled) from now.
+  // A deadline `d` (scaled) from now. Saturates: a duration past the clock's
+  // range (a huge timeout times CPUHP_TIMEOUT_SCALE) gives Never(), and a
+  // negative one an expired deadline, never an overflowed time point.
   static Deadline After(Clock::duration d);
-  // A deadline exactly `d` from now, unscaled: for sub-waits derived from one already scaled.
-  static Deadline AfterUnscaled(Clock::duration d) { return Deadline(Clock::now() + d); }
+  // A deadline exactly `d` from now, unscaled: for sub-waits derived from one
+  // already scaled. Saturates as After() does.
+  static Deadline AfterUnscaled(Clock::duration d);
   static Deadline Never() { return Deadline(Clock::time_point::max()); }
 
   bool Expired() const { return Clock::now() >= at_; }

@@ -16,6 +16,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Address space for `cpuhp validate` on a hostile file: a generous multiple
+// of what validating any scenario needs (well under 200 MB), and far below
+// what the unbounded matrix, anchors and dry run used to take (4 GB and more).
+constexpr long kHostileFileMemoryKib = 1024 * 1024;
+
 struct CliResult {
   int code = -1;
   std::string output;  // stdout and stderr
@@ -32,11 +37,13 @@ class CliTest : public ::testing::Test {
 
   fs::path Marker() const { return dir_.path() / "qemu-was-started"; }
 
-  // Runs cpuhp with the fake QEMU first on PATH, in the temp dir.
-  CliResult Cli(const std::vector<std::string>& args) {
-    std::string command = "cd '" + dir_.path().string() + "' && PATH='" +
-                          (dir_.path() / "bin").string() + "':\"$PATH\" exec '" + CPUHP_BINARY +
-                          "'";
+  // Runs cpuhp with the fake QEMU first on PATH, in the temp dir. `bounded`:
+  // under kHostileFileMemoryKib of address space, as for files from strangers.
+  CliResult Cli(const std::vector<std::string>& args, bool bounded = false) {
+    std::string command =
+        std::string(bounded ? "ulimit -v " + std::to_string(kHostileFileMemoryKib) + " && " : "") +
+        "cd '" + dir_.path().string() + "' && PATH='" + (dir_.path() / "bin").string() +
+        "':\"$PATH\" exec '" + CPUHP_BINARY + "'";
     for (const auto& a : args) command += " '" + a + "'";
     fs::path log = dir_.path() / "cli.log";
     fs::remove(log);
@@ -61,26 +68,104 @@ class CliTest : public ::testing::Test {
 
 fs::path BadDir() { return fs::path(CPUHP_TEST_DATA_DIR) / "bad-scenarios"; }
 
-TEST_F(CliTest, EveryBadScenarioExitsTwoWithItsLocationAndStartsNoVm) {
-  int files = 0;
+std::vector<fs::path> BadScenarios() {
+  std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(BadDir())) {
-    if (e.path().extension() != ".yaml") continue;
-    ++files;
-    SCOPED_TRACE(e.path().string());
-    std::ifstream in(e.path());
+    if (e.path().extension() == ".yaml") files.push_back(e.path());
+  }
+  return files;
+}
+
+// The first line of a bad scenario, "# expect: LINE:COL: MESSAGE", as
+// "LINE:COL: MESSAGE"; a trailing "..." (meaning "starts with") is dropped.
+std::string ExpectedError(const fs::path& file) {
+  std::ifstream in(file);
+  std::string first;
+  std::getline(in, first);
+  std::string expected = first.substr(std::string("# expect: ").size());
+  if (expected.ends_with("...")) expected.resize(expected.size() - 3);
+  return expected;
+}
+
+TEST_F(CliTest, EveryBadScenarioExitsTwoWithItsLocationAndStartsNoVm) {
+  auto files = BadScenarios();
+  for (const auto& file : files) {
+    SCOPED_TRACE(file.string());
+    std::ifstream in(file);
     std::string first;
     std::getline(in, first);
     // "# expect: LINE:COL: ..." -> "<file>:LINE:COL:"
     std::string where = first.substr(10, first.find(": ", 10) - 10);
-    CliResult r = Cli({"run", "--artifacts", (dir_.path() / "art").string(), e.path().string()});
+    CliResult r = Cli({"run", "--artifacts", (dir_.path() / "art").string(), file.string()});
     EXPECT_EQ(r.code, 2) << r.output;
-    EXPECT_NE(r.output.find(e.path().lexically_normal().string() + ":" + where + ": "),
+    EXPECT_NE(r.output.find(file.lexically_normal().string() + ":" + where + ": "),
               std::string::npos)
         << r.output;
     EXPECT_NE(r.output.find("no VM was started"), std::string::npos) << r.output;
     EXPECT_FALSE(fs::exists(Marker()));
   }
-  EXPECT_GE(files, 15);
+  EXPECT_GE(files.size(), 15u);
+}
+
+// Scenario files come from colleagues and bug reports: validate refuses each
+// crafted one (names that leave the artifacts directory, 10^9 matrix runs,
+// anchors that multiply steps, overflowing durations, duplicate keys, ...)
+// with its own message and exit 2, in bounded memory and time: not
+// std::bad_alloc (exit 3), a crash, or a hang.
+TEST_F(CliTest, ValidateRefusesEveryBadScenarioCleanlyInBoundedMemory) {
+  auto files = BadScenarios();
+  for (const auto& file : files) {
+    SCOPED_TRACE(file.string());
+    CliResult r = Cli({"validate", file.string()}, /*bounded=*/true);
+    EXPECT_EQ(r.code, 2) << r.output;
+    EXPECT_NE(r.output.find(file.lexically_normal().string() + ":" + ExpectedError(file)),
+              std::string::npos)
+        << r.output;
+    EXPECT_EQ(r.output.find("bad_alloc"), std::string::npos) << r.output;
+  }
+  EXPECT_GE(files.size(), 45u);
+}
+
+TEST_F(CliTest, ValidateRefusesOversizedAndEndlessFilesBeforeParsing) {
+  // 2 MiB of comments: over the 256 KiB cap, however harmless.
+  fs::path big = Write("big.yaml", "steps: [check]\n" + std::string(2 * 1024 * 1024, '#') + "\n");
+  CliResult r = Cli({"validate", big.string()}, /*bounded=*/true);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(
+      r.output.find(big.string() +
+                    ": the file is 2097168 bytes; a scenario may be at most 262144 (256 KiB)"),
+      std::string::npos)
+      << r.output;
+  // A file that never ends (was read into memory until bad_alloc).
+  CliResult endless = Cli({"validate", "/dev/zero"}, /*bounded=*/true);
+  EXPECT_EQ(endless.code, 2) << endless.output;
+  EXPECT_NE(endless.output.find("/dev/zero: the file is more than 262144 bytes (256 KiB)"),
+            std::string::npos)
+      << endless.output;
+  // Names too long for a directory entry used to pass validate: the
+  // 300000-byte one is refused by the size cap, a shorter one at its key.
+  for (size_t length : {300000, 200000}) {
+    fs::path named =
+        Write("long-name.yaml", "name: " + std::string(length, 'n') + "\nsteps: [check]\n");
+    CliResult r = Cli({"validate", named.string()}, /*bounded=*/true);
+    EXPECT_EQ(r.code, 2) << r.output.substr(0, 300);
+    std::string expected = length > 262144
+                               ? "long-name.yaml: the file is 300022 bytes; a scenario may"
+                               : "long-name.yaml:1:7: name: scenario name \"nnn";
+    EXPECT_NE(r.output.find(expected), std::string::npos) << r.output.substr(0, 300);
+    EXPECT_LT(r.output.size(), 400u);  // the message quotes the name's start, not all of it
+  }
+}
+
+TEST_F(CliTest, ValidateFinishesFiveNestedRepeatsOfAThousand) {
+  // Was 290^5 simulated steps: `timeout 20 cpuhp validate` never returned.
+  std::string steps = "[hotplug, check, {unplug: 1}]";
+  for (int i = 0; i < 5; ++i) steps = "[{repeat: {times: 1000, steps: " + steps + "}}]";
+  fs::path f =
+      Write("nested5.yaml", "machine: {smp: {cpus: 1, maxcpus: 288}}\nsteps: " + steps + "\n");
+  CliResult r = Cli({"validate", f.string()}, /*bounded=*/true);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("ok  "), std::string::npos) << r.output;
 }
 
 // The control for the tests above: a valid scenario does reach the fake

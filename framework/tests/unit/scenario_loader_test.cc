@@ -253,6 +253,113 @@ TEST_F(ScenarioFileTest, ErrorsCarryTheFileNameAsGiven) {
   }
 }
 
+TEST_F(ScenarioFileTest, ANameTooLongForADirectoryIsRefusedAtItsKey) {
+  // Before: validate said ok, and the run failed at mkdir (ENAMETOOLONG).
+  // (A 300000-byte one is now over the file size cap first.)
+  std::string error = ErrorOf("name: " + std::string(200000, 'a') + "\nsteps: [check]\n");
+  EXPECT_EQ(error.substr(0, 30), "1:7: name: scenario name \"aaaa");
+  EXPECT_NE(error.find("\" is 200000 bytes long; at most 255 (NAME_MAX: it names the run's "
+                       "artifacts directory)"),
+            std::string::npos)
+      << error.substr(0, 200);
+  EXPECT_LT(error.size(), 300u);  // the message shows the start of the name, not all of it
+}
+
+TEST_F(ScenarioFileTest, AStemFallbackNameIsCheckedLikeAWrittenOne) {
+  // "...yaml" has the stem "..": the run directory would be the artifacts root's parent.
+  EXPECT_THROW(LoadScenarioRuns(Write("...yaml", "steps: [check]\n")), ScenarioError);
+  EXPECT_THROW(LoadScenarioRuns(Write(".hidden.yaml", "steps: [check]\n")), ScenarioError);
+  EXPECT_EQ(LoadScenarioRuns(Write("ok.v2.yaml", "steps: [check]\n")).at(0).scenario, "ok.v2");
+}
+
+TEST_F(ScenarioFileTest, AMatrixRunLabelTooLongForADirectoryIsRefused) {
+  std::string values;
+  for (int i = 0; i < 3; ++i) values += (i ? ", " : "") + std::string(100, char('a' + i));
+  EXPECT_EQ(ErrorOf("matrix: {x: [" + values + "], y: [" + values + "], z: [" + values +
+                    "]}\nsteps: [check]\n"),
+            "1:1: the run label \"s[" + std::string(55, 'a') +
+                "...\" is "
+                "305 bytes long; at most 255 (NAME_MAX: it names the run's artifacts directory)");
+}
+
+TEST(ScenarioRunDirName, IsNeverDotOrDotDotAndFitsInADirectoryEntry) {
+  // The loader refuses such labels; DirName holds on its own for runs built elsewhere.
+  for (const char* label : {".", "..", ".hidden", ""}) {
+    ScenarioRun run;
+    run.label = label;
+    std::string dir = run.DirName();
+    EXPECT_FALSE(dir.empty()) << label;
+    EXPECT_NE(dir[0], '.') << label;
+  }
+  ScenarioRun a, b;
+  a.label = std::string(300, 'x') + "a";
+  b.label = std::string(300, 'x') + "b";
+  EXPECT_LE(a.DirName().size(), 255u);
+  EXPECT_NE(a.DirName(), b.DirName());  // shortened, still one directory per run
+  ScenarioRun plain;
+  plain.label = "topology[s2c2t2]";
+  EXPECT_EQ(plain.DirName(), "topology[s2c2t2]");
+}
+
+TEST_F(ScenarioFileTest, NestedRepeatsDryRunInBoundedWork) {
+  // Five levels of 1000 iterations: the dry run used to simulate 290^5 steps
+  // (validate never finished). A body that leaves the slots as it found them
+  // needs no second iteration to prove anything.
+  std::string steps = "[hotplug, check, {unplug: 1}]";
+  for (int i = 0; i < 5; ++i) steps = "[{repeat: {times: 1000, steps: " + steps + "}}]";
+  auto runs = Load("machine: {smp: {cpus: 1, maxcpus: 288}}\nsteps: " + steps + "\n");
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(std::get<RepeatStep>(runs[0].steps[0].params).times, 1000);
+}
+
+TEST_F(ScenarioFileTest, ADryRunThatStillLeaksInALateIterationIsCaught) {
+  // Stopping a repeat early must not hide a leak: here the body leaks one
+  // slot per iteration, so the state never repeats until the slots run out.
+  EXPECT_EQ(ErrorOf(R"(
+machine: {smp: {cpus: 1, maxcpus: 64}}
+steps:
+  - repeat:
+      times: 4
+      steps:
+        - repeat: {times: 1000, steps: [{hotplug: 1}, {unplug: 1}]}
+        - hotplug: 20
+)"),
+            "8:20: steps[1].repeat.steps[2].hotplug.count: cannot plug 20 CPUs: only 3 slots are "
+            "free here (maxcpus 64, 1 boot CPU, 60 hot-plugged) (in iteration 4 of the repeat at "
+            "line 4)");
+}
+
+TEST_F(ScenarioFileTest, DerivedTimeoutsSaturateInsteadOfOverflowing) {
+  // 100000 iterations of a 30-day step: 8000 years, past Clock::duration's
+  // range; the sum used to wrap to a negative or arbitrary deadline.
+  auto runs = Load(R"(
+steps:
+  - repeat:
+      times: 100000
+      steps:
+        - check:
+          timeout: 720h
+  - repeat:
+      duration: 720h
+      steps: [{check: null, timeout: 720h}, {check: null, timeout: 720h}]
+)");
+  EXPECT_EQ(runs[0].steps[0].timeout, Clock::duration::max());
+  EXPECT_EQ(runs[0].steps[1].timeout, 3 * std::chrono::hours(720));
+}
+
+TEST_F(ScenarioFileTest, AFileOverTheSizeCapIsRefusedBeforeParsing) {
+  fs::path big = Write("big.yaml", "steps: [check]\n" + std::string(1024 * 1024, '#') + "\n");
+  try {
+    LoadScenarioRuns(big);
+    FAIL() << "a file over 256 KiB loaded";
+  } catch (const ScenarioError& e) {
+    EXPECT_EQ(e.where().file, big.string());
+    EXPECT_EQ(e.detail(),
+              "the file is 1048592 bytes; a scenario may be at most 262144 (256 KiB), so it is "
+              "not parsed");
+  }
+}
+
 // Every file in bad-scenarios gets exactly the error its first line names.
 class BadScenarioTest : public ::testing::TestWithParam<std::string> {};
 
@@ -323,6 +430,31 @@ TEST(Duration, ParsesUnitsAndRejectsGarbage) {
   EXPECT_FALSE(ParseDuration("5 parsecs"));
   EXPECT_FALSE(ParseDuration("-1s"));
   EXPECT_FALSE(ParseDuration(""));
+}
+
+TEST(Duration, HugeValuesSaturateInsteadOfWrapping) {
+  // 3000000h used to read as about -292 years.
+  EXPECT_EQ(ParseDuration("3000000h"), Clock::duration::max());
+  EXPECT_EQ(ParseDuration("1e300"), std::nullopt);  // not the syntax
+  EXPECT_EQ(ParseDuration("99999999999999999999999999s"), Clock::duration::max());
+  EXPECT_EQ(SaturatingMultiply(std::chrono::hours(720), 100000), Clock::duration::max());
+  EXPECT_EQ(SaturatingAdd(Clock::duration::max(), std::chrono::seconds(1)), Clock::duration::max());
+  EXPECT_EQ(SaturatingMultiply(std::chrono::seconds(2), 3), std::chrono::seconds(6));
+}
+
+TEST(Deadline, SaturatesInsteadOfOverflowing) {
+  // now() + max used to wrap to a time point in the past: a deadline that had
+  // already expired instead of one that never does.
+  for (Deadline d : {Deadline::After(Clock::duration::max()),
+                     Deadline::After(std::chrono::hours(24 * 365 * 290)),
+                     Deadline::AfterUnscaled(Clock::duration::max())}) {
+    EXPECT_FALSE(d.Expired());
+    EXPECT_TRUE(d.IsNever());
+    EXPECT_EQ(d.PollTimeoutMs(), -1);
+  }
+  EXPECT_TRUE(Deadline::After(-std::chrono::seconds(5)).Expired());
+  EXPECT_TRUE(Deadline::AfterUnscaled(Clock::duration::min()).Expired());
+  EXPECT_FALSE(Deadline::After(std::chrono::seconds(60)).IsNever());
 }
 
 TEST(Filter, SubstringOrGlob) {
