@@ -8,6 +8,8 @@
 #include <fstream>
 #include <string>
 
+#include "util/process.h"
+
 namespace cpuhp {
 namespace {
 
@@ -43,14 +45,16 @@ int KillChildProcessGroups() {
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
     if (ParentOf(name) != self) continue;
     pid_t pid = std::stoi(name);
+    // A worker thread may reap this child at any moment and the pid be
+    // reused: from here on the child is named by a pidfd, which is checked
+    // to be our unreaped child before anything is signalled.
+    UniqueFd pidfd = OpenPidfd(pid);
+    if (!pidfd || !IsUnreapedChild(pidfd.get())) continue;
     // Process::Spawn makes each child the leader of its own group (QEMU's
     // helpers included); never signal our own group.
     pid_t group = ::getpgid(pid);
-    if (group == pid && group != ::getpgrp()) {
-      ::kill(-group, SIGKILL);
-    } else {
-      ::kill(pid, SIGKILL);
-    }
+    if (group == pid && group != ::getpgrp()) SignalProcessGroup(pidfd.get(), pid, SIGKILL);
+    SignalPidfd(pidfd.get(), SIGKILL);
     ++killed;
   }
   return killed;

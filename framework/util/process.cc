@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <cstring>
 
 #include "util/error.h"
+#include "util/log.h"
 
 extern char** environ;
 
@@ -26,7 +28,18 @@ std::string ExitStatus::Describe() const {
 
 namespace {
 
-int PidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+// waitid's P_PIDFD (Linux 5.4, <linux/wait.h>), which glibc's idtype_t lacks.
+constexpr idtype_t kWaitPidfd = static_cast<idtype_t>(3);
+// pidfd_send_signal's PIDFD_SIGNAL_PROCESS_GROUP (Linux 6.9, <linux/pidfd.h>),
+// newer than Debian 12's headers.
+constexpr unsigned kPidfdSignalProcessGroup = 1U << 2;
+// Where close_range(2) is missing (Linux < 5.11), the fds to mark CLOEXEC one
+// by one are those below RLIMIT_NOFILE, at most this many.
+constexpr rlim_t kMaxFdsToMarkOneByOne = 1 << 20;
+
+int PidfdSendSignal(int pidfd, int sig, unsigned flags) {
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, flags));
+}
 
 [[noreturn]] void ChildFail(int report_fd, int err) {
   ssize_t ignored = ::write(report_fd, &err, sizeof err);
@@ -34,7 +47,48 @@ int PidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid
   ::_exit(127);
 }
 
+// dup2 that also works when `from` already is `to` (dup2 would then leave
+// its CLOEXEC set, and the child would lose the fd at exec).
+int DupTo(int from, int to) {
+  if (from != to) return ::dup2(from, to);
+  int flags = ::fcntl(to, F_GETFD);
+  return flags < 0 ? -1 : ::fcntl(to, F_SETFD, flags & ~FD_CLOEXEC);
+}
+
+// In the child, async-signal-safe: every fd above stderr closes at exec.
+void MarkAllCloexec() {
+  if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+  rlimit limit{};
+  rlim_t max = kMaxFdsToMarkOneByOne;
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < max) max = limit.rlim_cur;
+  for (rlim_t fd = 3; fd < max; ++fd) {
+    int flags = ::fcntl(static_cast<int>(fd), F_GETFD);
+    if (flags >= 0) ::fcntl(static_cast<int>(fd), F_SETFD, flags | FD_CLOEXEC);
+  }
+}
+
 }  // namespace
+
+UniqueFd OpenPidfd(pid_t pid) { return UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))); }
+
+bool IsUnreapedChild(int pidfd) {
+  siginfo_t info{};
+  int rc;
+  do {
+    rc = ::waitid(kWaitPidfd, static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG | WNOWAIT);
+  } while (rc < 0 && errno == EINTR);
+  return rc == 0;
+}
+
+bool SignalPidfd(int pidfd, int sig) { return PidfdSendSignal(pidfd, sig, 0) == 0; }
+
+bool SignalProcessGroup(int pidfd, pid_t leader, int sig) {
+  if (PidfdSendSignal(pidfd, sig, kPidfdSignalProcessGroup) == 0) return true;
+  if (errno != EINVAL) return false;  // ESRCH: nobody is left in the group
+  // A kernel before 6.9: the group id is the leader's pid, which cannot have
+  // been reused while the leader (even a zombie) is unreaped.
+  return IsUnreapedChild(pidfd) && ::kill(-leader, sig) == 0;
+}
 
 Process Process::Spawn(const ProcessOptions& options) {
   if (options.argv.empty()) throw LaunchError("empty command line");
@@ -73,11 +127,15 @@ Process Process::Spawn(const ProcessOptions& options) {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (::dup2(out.get(), STDOUT_FILENO) < 0 || ::dup2(out.get(), STDERR_FILENO) < 0) {
+    if (DupTo(out.get(), STDOUT_FILENO) < 0 || DupTo(out.get(), STDERR_FILENO) < 0) {
       ChildFail(report_write.get(), errno);
     }
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
+    int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull < 0 || DupTo(devnull, STDIN_FILENO) < 0) ChildFail(report_write.get(), errno);
+    if (devnull != STDIN_FILENO) ::close(devnull);
+    // Whatever else is open (another run's transcript, a library's fd, with
+    // or without CLOEXEC) stays out of the child; then the chosen ones go in.
+    MarkAllCloexec();
     for (int fd : options.inherit_fds) {
       int flags = ::fcntl(fd, F_GETFD);
       if (flags < 0 || ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) < 0) {
@@ -91,7 +149,7 @@ Process Process::Spawn(const ProcessOptions& options) {
   // The child is in its own group from its first instruction on our side too,
   // so that SignalGroup() can never hit cpuhp's own group.
   ::setpgid(pid, pid);
-  UniqueFd pidfd(PidfdOpen(pid));
+  UniqueFd pidfd = OpenPidfd(pid);
   int open_errno = errno;
   Process proc(pid, std::move(pidfd));
   int child_errno = 0;
@@ -100,7 +158,8 @@ Process Process::Spawn(const ProcessOptions& options) {
     n = ::read(report_read.get(), &child_errno, sizeof child_errno);
   } while (n < 0 && errno == EINTR);
   if (n == sizeof child_errno) {
-    proc.Wait(Deadline::Never());
+    // The child is at its _exit(127); the destructor kills and reaps it if not.
+    proc.Wait(Deadline::AfterUnscaled(kReapAfterKillTimeout));
     throw LaunchError("cannot execute " + options.argv[0] + ": " + std::strerror(child_errno));
   }
   if (!proc.pidfd_) throw SystemError("pidfd_open", open_errno);
@@ -158,30 +217,41 @@ std::optional<ExitStatus> Process::Wait(const Deadline& deadline) {
   }
 }
 
-void Process::SignalGroup(int sig) {
-  if (pid_ <= 0 || status_) return;
-  // The group may hold helpers QEMU forked; kill them all.
-  if (::kill(-pid_, sig) != 0) ::kill(pid_, sig);
+std::optional<ExitStatus> Process::WaitAfterKill(Clock::duration budget) {
+  if (auto s = Wait(Deadline::AfterUnscaled(budget))) return s;
+  LOG(kWarning, "process") << "pid " << pid_ << " is still there " << FormatDuration(budget)
+                           << " after SIGKILL (stuck in the kernel, D state?); leaving it unreaped";
+  return std::nullopt;
 }
 
-ExitStatus Process::Terminate(Clock::duration grace) {
+void Process::SignalGroup(int sig) {
+  if (pid_ <= 0 || status_) return;
+  if (!pidfd_) {
+    ::kill(pid_, sig);  // unreaped, so the pid is still this child's
+    return;
+  }
+  // The group may hold helpers QEMU forked; kill them all.
+  if (!SignalProcessGroup(pidfd_.get(), pid_, sig)) SignalPidfd(pidfd_.get(), sig);
+}
+
+std::optional<ExitStatus> Process::Terminate(Clock::duration grace) {
   SignalGroup(SIGTERM);
-  if (auto s = Wait(Deadline::AfterUnscaled(grace))) return *s;
+  if (auto s = Wait(Deadline::AfterUnscaled(grace))) return s;
   SignalGroup(SIGKILL);
-  return *Wait(Deadline::Never());
+  return WaitAfterKill();
 }
 
 void Process::KillAndReap() noexcept {
   if (pid_ <= 0) return;
-  if (!status_) {
-    ::kill(-pid_, SIGKILL);
-    ::kill(pid_, SIGKILL);
-    try {
-      Wait(Deadline::Never());
-    } catch (...) {
+  try {
+    if (!status_) {
+      SignalGroup(SIGKILL);
+      WaitAfterKill();
     }
-  } else {
-    ::kill(-pid_, SIGKILL);  // stragglers in the group
+    // Stragglers the leader left in its group. Through the pidfd only: after
+    // the leader was reaped its pid, the group id, may belong to anyone.
+    if (pidfd_) SignalProcessGroup(pidfd_.get(), pid_, SIGKILL);
+  } catch (...) {
   }
   pid_ = -1;
 }

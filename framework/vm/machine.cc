@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <mutex>
 
 #include "util/fd.h"
 #include "util/log.h"
@@ -13,6 +14,39 @@
 namespace cpuhp {
 namespace {
 constexpr char kGuestErrorMarker[] = "cpuhp-guest-error";
+// QEMU is gone, so the rest of its console is already in the socket: the
+// pump only has to read it.
+constexpr seconds kSerialSettleTimeout{2};
+
+// The console goes to a socket of ours instead of the file chardev
+// BuildCommandLine gives it (QEMU would let a guest fill the disk): the
+// serial0 chardev becomes a client of `socket`.
+void AttachSerialToSocket(std::vector<std::string>& argv, const std::filesystem::path& socket) {
+  std::string path;
+  for (char c : socket.string()) {
+    path += c;
+    if (c == ',') path += ',';  // QemuOpts' escape
+  }
+  for (auto& arg : argv) {
+    if (arg.starts_with("file,id=serial0,")) {
+      arg = "socket,id=serial0,path=" + path;
+      return;
+    }
+  }
+  throw Error("internal: no serial0 file chardev in the QEMU command line to attach to " + socket.string());
+}
+
+// Private directories of cpuhp processes that were SIGKILLed (sockets and
+// all), swept once per process before its first VM.
+void RemoveStaleSocketDirs() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (int n = RemoveStaleTempDirs(std::filesystem::temp_directory_path(), "cpuhp-")) {
+      LOG(kInfo, "vm") << "removed " << n << " private /tmp director" << (n == 1 ? "y" : "ies")
+                       << " left by cpuhp runs that were killed";
+    }
+  });
+}
 }  // namespace
 
 Machine::Machine(MachineSpec spec, std::filesystem::path artifacts_dir)
@@ -42,12 +76,26 @@ std::optional<ExitStatus> Machine::WaitForExit(const Deadline& deadline) {
   return process_->Wait(deadline);
 }
 
-std::string Machine::SerialTail(int lines) const { return TailOfFile(paths_.serial_log, lines); }
+void Machine::SettleSerialLog() const {
+  if (serial_pump_ && process_ && process_->status()) {
+    serial_pump_->WaitForEnd(Deadline::AfterUnscaled(kSerialSettleTimeout));
+  }
+}
+
+std::string Machine::ConsoleForDiagnosis() const {
+  SettleSerialLog();
+  return ReadConsoleForDiagnosis(paths_.serial_log);
+}
+
+std::string Machine::SerialTail(int lines) const {
+  SettleSerialLog();
+  return TailOfFile(paths_.serial_log, lines);
+}
 
 std::string Machine::GuestKernelDiagnosis() const {
   std::error_code absent;
   if (!std::filesystem::exists(paths_.serial_log, absent)) return "";  // QEMU never started
-  const std::string console = ReadConsoleForDiagnosis(paths_.serial_log);
+  const std::string console = ConsoleForDiagnosis();
   auto distress = FindKernelDistress(console);
   if (!distress) return "";
   std::string out = "\nguest kernel in trouble: " + *distress;
@@ -80,7 +128,7 @@ void Machine::AddContext(Error& e) {
 void Machine::FailLaunch(const std::string& why) {
   LaunchError e("vm " + name() + ": " + why + "\n  command: " + ShellQuote(argv_));
   if (process_ && process_->Running()) process_->SignalGroup(SIGKILL);
-  if (process_) process_->Wait(Deadline::After(kShutdownTimeout));
+  if (process_) process_->WaitAfterKill();
   AddContext(e);
   qmp_.reset();
   agent_.reset();
@@ -98,6 +146,7 @@ UniqueFd Machine::AcceptFromQemu(int listen_fd, const Deadline& deadline, const 
 
 void Machine::Launch(const Deadline& boot_deadline) {
   if (process_) throw Error("vm " + name() + ": already launched");
+  RemoveStaleSocketDirs();
   AccelChoice accel = ResolveAccel(spec_.accel, spec_.qemu_binary);
   accel_ = accel.accel;
   accel_reason_ = accel.reason;
@@ -110,7 +159,10 @@ void Machine::Launch(const Deadline& boot_deadline) {
   transcript_ = std::make_unique<Transcript>(artifacts_dir_ / "transcript.log");
   UniqueFd qmp_listen = ListenUnix(paths_.qmp_socket);
   UniqueFd agent_listen = ListenUnix(paths_.agent_socket);
+  const auto serial_socket = socket_dir_->path() / "console.sock";
+  UniqueFd serial_listen = ListenUnix(serial_socket);
   argv_ = BuildCommandLine(spec_, accel_, paths_);
+  AttachSerialToSocket(argv_, serial_socket);
   {
     std::ofstream cmd(artifacts_dir_ / "cmdline.sh");
     cmd << "#!/bin/sh\n# accel " << AccelName(spec_.accel) << " resolved to " << AccelName(accel_)
@@ -124,6 +176,8 @@ void Machine::Launch(const Deadline& boot_deadline) {
 
   qmp_ = std::make_unique<QmpClient>(AcceptFromQemu(qmp_listen.get(), boot_deadline, "QMP"),
                                      "qmp", transcript_.get());
+  serial_pump_ = std::make_unique<SerialLogPump>(
+      AcceptFromQemu(serial_listen.get(), boot_deadline, "serial console"), paths_.serial_log);
   agent_ = std::make_unique<AgentClient>(
       AcceptFromQemu(agent_listen.get(), boot_deadline, "guest agent"), "qga", transcript_.get());
   try {
@@ -144,14 +198,14 @@ void Machine::WaitForAgent(const Deadline& deadline) {
     } catch (const TimeoutError&) {
       if (!process_->Running()) {
         FailLaunch("QEMU exited while the guest was booting: " +
-                   ExplainBootFailure(ReadConsoleForDiagnosis(paths_.serial_log)));
+                   ExplainBootFailure(ConsoleForDiagnosis()));
       }
       if (SerialTail(50).find(kGuestErrorMarker) != std::string::npos) {
-        FailLaunch(ExplainBootFailure(ReadConsoleForDiagnosis(paths_.serial_log)));
+        FailLaunch(ExplainBootFailure(ConsoleForDiagnosis()));
       }
       if (deadline.Expired()) {
         TimeoutError e("vm " + name() + ": the guest agent did not answer within the boot deadline: " +
-                       ExplainBootFailure(ReadConsoleForDiagnosis(paths_.serial_log)));
+                       ExplainBootFailure(ConsoleForDiagnosis()));
         AddContext(e);
         Shutdown(std::chrono::seconds(2));
         throw e;
@@ -178,11 +232,10 @@ void Machine::Shutdown(Clock::duration timeout) noexcept {
         LOG(kWarning, "vm") << name() << ": QEMU ignored quit, sending SIGTERM";
         process_->Terminate(std::chrono::seconds(5));
       }
-      LOG(kInfo, "vm") << name() << ": QEMU ended (" << process_->status()->Describe() << ")";
-      if (transcript_) {
-        transcript_->Record("vm", Transcript::Direction::kNote,
-                            "QEMU ended: " + process_->status()->Describe());
-      }
+      const std::string ended = process_->status() ? process_->status()->Describe()
+                                                   : "still there after SIGKILL, left unreaped";
+      LOG(kInfo, "vm") << name() << ": QEMU ended (" << ended << ")";
+      if (transcript_) transcript_->Record("vm", Transcript::Direction::kNote, "QEMU ended: " + ended);
     }
   } catch (...) {
   }
@@ -193,10 +246,11 @@ void Machine::Kill() noexcept {
   if (process_) {
     try {
       process_->SignalGroup(SIGKILL);
-      process_->Wait(Deadline::Never());
+      process_->WaitAfterKill();
     } catch (...) {
     }
   }
+  serial_pump_.reset();  // after QEMU, so that it has all of the console
   qmp_.reset();
   agent_.reset();
   RemoveSockets();

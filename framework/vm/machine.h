@@ -3,9 +3,13 @@
 //
 // Guarantees: QEMU dies with cpuhp (process group + PR_SET_PDEATHSIG); the
 // sockets live in a private /tmp directory that is removed on Shutdown() or
-// destruction, whatever happened; the artifacts directory keeps serial.log,
-// transcript.log (every QMP/agent message), qemu.log (QEMU's own stderr) and
-// cmdline.sh (the exact command line) for after-the-fact debugging.
+// destruction, whatever happened (and by the next run's first Launch() when
+// cpuhp was SIGKILLed); the artifacts directory keeps serial.log (the guest's
+// console, which QEMU sends to a socket of ours and a SerialLogPump writes, at
+// most SerialLogLimits of it), transcript.log (every QMP/agent message),
+// qemu.log (QEMU's own stderr) and cmdline.sh (the exact command line) for
+// after-the-fact debugging. No wait after SIGKILL is longer than
+// kReapAfterKillTimeout.
 //
 //   Machine vm(spec, artifacts / "vm0");
 //   vm.Launch();                       // QEMU up, QMP negotiated, agent answering
@@ -26,6 +30,7 @@
 #include "util/transcript.h"
 #include "vm/accel_probe.h"
 #include "vm/machine_spec.h"
+#include "vm/serial_log.h"
 
 namespace cpuhp {
 
@@ -82,6 +87,10 @@ class Machine {
  private:
   UniqueFd AcceptFromQemu(int listen_fd, const Deadline& deadline, const char* what);
   [[noreturn]] void FailLaunch(const std::string& why);
+  // Once QEMU is gone: lets the pump write the rest of the console, so that
+  // what is read from serial.log ends where the guest's output ended.
+  void SettleSerialLog() const;
+  std::string ConsoleForDiagnosis() const;
   void RemoveSockets() noexcept;
 
   MachineSpec spec_;
@@ -93,6 +102,7 @@ class Machine {
   std::vector<std::string> argv_;
   std::unique_ptr<Transcript> transcript_;
   std::optional<Process> process_;
+  std::unique_ptr<SerialLogPump> serial_pump_;
   std::unique_ptr<QmpClient> qmp_;
   std::unique_ptr<AgentClient> agent_;
   Clock::time_point started_;

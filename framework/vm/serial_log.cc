@@ -1,11 +1,16 @@
 #include "vm/serial_log.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstdio>
 
+#include "util/error.h"
 #include "util/fd.h"
 
 namespace cpuhp {
@@ -122,6 +127,105 @@ std::string ReadConsoleForDiagnosis(const std::filesystem::path& serial_log) {
   if (static_cast<size_t>(size) <= 2 * kMaxConsoleScan) return read_at(0, static_cast<size_t>(size));
   return read_at(0, kMaxConsoleScan) + "\n[cpuhp: console cut here]\n" +
          read_at(size - static_cast<off_t>(kMaxConsoleScan), kMaxConsoleScan);
+}
+
+namespace {
+// What the pump reads at once.
+constexpr size_t kPumpChunk = 64 << 10;
+// When the pump stops while QEMU still writes, what it takes from the socket
+// before it goes: what was already sent, not a guest that prints forever.
+constexpr size_t kMaxDrainOnStop = 4 << 20;
+
+// Writes all of `bytes`; false when the file cannot take them (ENOSPC, say).
+bool WriteToFile(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+}  // namespace
+
+SerialLogPump::SerialLogPump(UniqueFd console, const std::filesystem::path& log, SerialLogLimits limits)
+    : console_(std::move(console)), limits_(limits) {
+  file_.reset(::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+  if (!file_) throw SystemError("open " + log.string(), errno);
+  int stop[2];
+  if (::pipe2(stop, O_CLOEXEC) != 0) throw SystemError("pipe2", errno);
+  stop_read_.reset(stop[0]);
+  stop_write_.reset(stop[1]);
+  thread_ = std::thread([this] { Run(); });
+}
+
+SerialLogPump::~SerialLogPump() {
+  ssize_t ignored = ::write(stop_write_.get(), "x", 1);
+  (void)ignored;
+  thread_.join();
+}
+
+bool SerialLogPump::WaitForEnd(const Deadline& deadline) {
+  std::unique_lock lock(mu_);
+  if (deadline.IsNever()) {
+    ended_cv_.wait(lock, [&] { return ended_; });
+    return true;
+  }
+  return ended_cv_.wait_until(lock, deadline.at(), [&] { return ended_; });
+}
+
+void SerialLogPump::Take(std::string_view bytes) {
+  if (head_written_ < limits_.head) {
+    const size_t n = std::min(bytes.size(), limits_.head - head_written_);
+    // A file that cannot take more (a full disk) ends the head early.
+    head_written_ = WriteToFile(file_.get(), bytes.substr(0, n)) ? head_written_ + n : limits_.head;
+    bytes.remove_prefix(n);
+  }
+  if (bytes.empty()) return;
+  if (past_head_ == 0) {
+    WriteToFile(file_.get(), "\n" + std::string(kSerialLogCutMarker) + " the guest printed more than " +
+                                 std::to_string(head_written_) + " bytes; only its last " +
+                                 std::to_string(limits_.tail) + " follow, once the console ends]\n");
+  }
+  past_head_ += bytes.size();
+  tail_.append(bytes);
+  // Trimmed in batches, so that keeping the last bytes costs O(1) per byte.
+  if (tail_.size() > 2 * limits_.tail) tail_.erase(0, tail_.size() - limits_.tail);
+}
+
+void SerialLogPump::Finish() {
+  if (past_head_ == 0) return;
+  if (tail_.size() > limits_.tail) tail_.erase(0, tail_.size() - limits_.tail);
+  WriteToFile(file_.get(), "[cpuhp: " + std::to_string(past_head_ - tail_.size()) +
+                               " bytes of console output dropped; its last " +
+                               std::to_string(tail_.size()) + " bytes follow]\n");
+  WriteToFile(file_.get(), tail_);
+  tail_.clear();
+}
+
+void SerialLogPump::Run() {
+  std::string buf(kPumpChunk, '\0');
+  bool stopping = false;
+  size_t drained = 0;
+  for (;;) {
+    if (!stopping) {
+      pollfd fds[2] = {{console_.get(), POLLIN, 0}, {stop_read_.get(), POLLIN, 0}};
+      int rc = ::poll(fds, 2, -1);
+      if (rc < 0 && errno == EINTR) continue;
+      if (rc < 0) break;
+      stopping = fds[1].revents != 0;
+    }
+    ssize_t n = ::recv(console_.get(), buf.data(), buf.size(), stopping ? MSG_DONTWAIT : 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // QEMU closed the console, or (stopping) nothing more is there
+    Take(std::string_view(buf.data(), static_cast<size_t>(n)));
+    drained += stopping ? static_cast<size_t>(n) : 0;
+    if (drained >= kMaxDrainOnStop) break;
+  }
+  Finish();
+  std::lock_guard lock(mu_);
+  ended_ = true;
+  ended_cv_.notify_all();
 }
 
 }  // namespace cpuhp

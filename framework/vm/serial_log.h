@@ -1,10 +1,16 @@
 // What a guest's serial console says about the health of its kernel.
 #pragma once
 
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
+
+#include "util/deadline.h"
+#include "util/fd.h"
 
 namespace cpuhp {
 
@@ -39,5 +45,60 @@ std::string QuoteGuestLine(std::string_view line, size_t max = 200);
 // whatever the guest printed. "" when the file cannot be read.
 inline constexpr size_t kMaxConsoleScan = 1 << 20;
 std::string ReadConsoleForDiagnosis(const std::filesystem::path& serial_log);
+
+// How much of a guest's console serial.log keeps: its first `head` bytes,
+// then (when the guest printed more) a marker line and, once the console
+// ends, its last `tail` bytes. The rest is read and dropped.
+struct SerialLogLimits {
+  // A verbose boot (initcall_debug, a lockup's backtraces) is a few MiB;
+  // 64 MiB in all bounds the disk a guest that prints forever can fill, per VM.
+  size_t head = (64 << 20) - kMaxConsoleScan;
+  // The end that ReadConsoleForDiagnosis reads.
+  size_t tail = kMaxConsoleScan;
+};
+// Starts the line written where the head ends.
+inline constexpr std::string_view kSerialLogCutMarker = "[cpuhp: serial.log cut here:";
+
+// Copies a guest's console from the socket QEMU writes it to into
+// serial.log, on a thread of its own. Bytes go to the file as they arrive (a
+// crash of the guest, QEMU or cpuhp leaves all that came on disk), up to the
+// head of SerialLogLimits; past it the last `tail` bytes are held in memory
+// and appended when the console ends or the pump is destroyed. It reads all
+// the time, so the guest never waits on it.
+//
+//   SerialLogPump pump(AcceptWithDeadline(listen, deadline), artifacts / "serial.log");
+//   ... QEMU exits ...
+//   pump.WaitForEnd(deadline);  // everything QEMU wrote is in the file
+class SerialLogPump {
+ public:
+  // Creates (truncates) `log`; throws SystemError naming it.
+  SerialLogPump(UniqueFd console, const std::filesystem::path& log, SerialLogLimits limits = {});
+  // Takes what the socket already holds (a bounded amount), writes the kept
+  // tail and joins the thread, whether or not QEMU closed its end.
+  ~SerialLogPump();
+  SerialLogPump(const SerialLogPump&) = delete;
+  SerialLogPump& operator=(const SerialLogPump&) = delete;
+
+  // Waits until QEMU closed the console and all of it is in the file; false
+  // at the deadline.
+  bool WaitForEnd(const Deadline& deadline);
+
+ private:
+  void Run();
+  void Take(std::string_view bytes);
+  void Finish();
+
+  UniqueFd console_;
+  UniqueFd file_;
+  UniqueFd stop_read_, stop_write_;
+  SerialLogLimits limits_;
+  size_t head_written_ = 0;
+  size_t past_head_ = 0;  // bytes beyond the head, of which tail_ keeps the last
+  std::string tail_;
+  std::mutex mu_;
+  std::condition_variable ended_cv_;
+  bool ended_ = false;
+  std::thread thread_;
+};
 
 }  // namespace cpuhp

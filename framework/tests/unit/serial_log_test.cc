@@ -1,6 +1,10 @@
 // Kernel distress found in real guest console output.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include "util/fd.h"
+#include "util/temp_dir.h"
 #include "vm/serial_log.h"
 
 namespace cpuhp {
@@ -48,6 +52,70 @@ TEST(SerialLogTest, AnRcuStallOutsideStopMachineIsNotTheFlatApicSignature) {
                           "[   60.2]  schedule+0x2e/0xa0\n";
   EXPECT_TRUE(FindKernelDistress(kRcu).has_value());
   EXPECT_FALSE(LooksLikeStopMachineStall(kRcu));
+}
+
+// The guest's side of a console (QEMU's end of the socket) and the pump on
+// the other end, writing serial.log.
+class SerialLogPumpTest : public ::testing::Test {
+ protected:
+  void Start(SerialLogLimits limits = {}) {
+    auto [guest, pump_end] = SocketPair();
+    guest_ = std::move(guest);
+    pump_.emplace(std::move(pump_end), log_, limits);
+  }
+  void GuestWrites(std::string_view text) {
+    WriteAll(guest_.get(), text, Deadline::After(std::chrono::seconds(10)));
+  }
+  // The log once it holds `n` bytes, or what it holds after a generous bound.
+  std::string LogOnceItHolds(size_t n) {
+    for (int i = 0; i < 500 && std::filesystem::file_size(log_) < n; ++i) ::usleep(20000);
+    return ReadFileToString(log_);
+  }
+
+  TempDir dir_{std::filesystem::temp_directory_path(), "cpuhp-test-"};
+  std::filesystem::path log_ = dir_.path() / "serial.log";
+  UniqueFd guest_;
+  std::optional<SerialLogPump> pump_;
+};
+
+TEST_F(SerialLogPumpTest, WritesTheConsoleAsItArrives) {
+  Start();
+  GuestWrites("[    0.0] Linux version 6.1\r\n");
+  // Still connected: what came is already in the file, as a crash would leave it.
+  EXPECT_EQ(LogOnceItHolds(28), "[    0.0] Linux version 6.1\r\n");
+  GuestWrites("cpuhp-guest-ready\r\n");
+  guest_.reset();
+  EXPECT_TRUE(pump_->WaitForEnd(Deadline::After(std::chrono::seconds(10))));
+  EXPECT_EQ(ReadFileToString(log_), "[    0.0] Linux version 6.1\r\ncpuhp-guest-ready\r\n");
+}
+
+TEST_F(SerialLogPumpTest, AGuestThatNeverStopsPrintingFillsOnlyTheCapAndIsNeverBlocked) {
+  const SerialLogLimits limits{.head = 64 << 10, .tail = 16 << 10};
+  Start(limits);
+  GuestWrites("first line\n");
+  const std::string chunk(64 << 10, 'x');
+  for (int i = 0; i < 128; ++i) GuestWrites(chunk);  // 8 MiB, each write under a deadline
+  GuestWrites("\nKernel panic - not syncing: the end\n");
+  guest_.reset();
+  ASSERT_TRUE(pump_->WaitForEnd(Deadline::After(std::chrono::seconds(10))));
+  const std::string log = ReadFileToString(log_);
+  EXPECT_LE(log.size(), limits.head + limits.tail + 512) << "serial.log is " << log.size() << " bytes";
+  EXPECT_EQ(log.rfind("first line\n", 0), 0u);
+  EXPECT_NE(log.find(kSerialLogCutMarker), std::string::npos);
+  // The end of the console (a panic, say) is what a diagnosis needs most.
+  const std::string end = "Kernel panic - not syncing: the end\n";
+  EXPECT_EQ(log.substr(log.size() - end.size()), end);
+  EXPECT_EQ(FindKernelDistress(ReadConsoleForDiagnosis(log_)).value_or(""),
+            "Kernel panic - not syncing: the end");
+}
+
+TEST_F(SerialLogPumpTest, StopsWhileTheGuestEndStaysOpenKeepingWhatCame) {
+  Start();
+  GuestWrites("still booting\n");
+  LogOnceItHolds(14);
+  EXPECT_FALSE(pump_->WaitForEnd(Deadline::AfterUnscaled(std::chrono::milliseconds(50))));
+  pump_.reset();  // joins although QEMU (the guest end) never closed
+  EXPECT_EQ(ReadFileToString(log_), "still booting\n");
 }
 
 }  // namespace
