@@ -1,5 +1,6 @@
 #include "guest/agent_client.h"
 
+#include <climits>
 #include <random>
 
 #include "util/base64.h"
@@ -8,10 +9,17 @@
 namespace cpuhp {
 namespace {
 
+using json = nlohmann::json;
+
+std::string CommandName(const json& command) {
+  auto it = command.is_object() ? command.find("execute") : command.end();
+  return it != command.end() && it->is_string() ? it->get<std::string>() : "?";
+}
+
 std::string AgentErrorMessage(const std::string& cls, const std::string& desc,
-                              const nlohmann::json& command) {
-  return "guest agent command " + command.value("execute", std::string("?")) +
-         " failed: " + cls + ": " + desc + "\n  sent: " + command.dump();
+                              const json& command) {
+  return "guest agent command " + CommandName(command) + " failed: " + cls + ": " + desc +
+         "\n  sent: " + DumpJsonShort(command, 1000);
 }
 
 bool IsMissingFile(const AgentError& e) {
@@ -30,6 +38,20 @@ AgentError::AgentError(std::string error_class, std::string desc, nlohmann::json
 AgentClient::AgentClient(UniqueFd fd, std::string name, Transcript* transcript)
     : channel_(std::move(fd), std::move(name), transcript) {}
 
+std::string AgentClient::Where(const json& request) const {
+  return name() + ": reply to " + CommandName(request);
+}
+
+template <typename F>
+auto AgentClient::Interpret(F&& interpret) {
+  try {
+    return interpret();
+  } catch (const ProtocolError&) {
+    synced_ = false;
+    throw;
+  }
+}
+
 bool AgentClient::SyncOnce(const Deadline& deadline) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   // The agent's JSON parser takes ids up to int64; keep it positive and safe.
@@ -42,8 +64,10 @@ bool AgentClient::SyncOnce(const Deadline& deadline) {
     if (!msg) return false;
     auto ret = msg->find("return");
     if (ret != msg->end() && *ret == id) return true;
-    // A reply to an earlier attempt: wait for the next delimited one.
+    // A reply to an earlier attempt: wait for the next delimited one, but not
+    // past the deadline however many come.
     channel_.stream().DiscardUntilDelimiter();
+    if (deadline.Expired()) return false;
   }
 }
 
@@ -67,12 +91,23 @@ nlohmann::json AgentClient::Execute(std::string_view command, const nlohmann::js
   if (!synced_) Sync(deadline);
   nlohmann::json request = {{"execute", command}};
   if (!arguments.is_null()) request["arguments"] = arguments;
-  channel_.Send(request, deadline);
-  nlohmann::json reply = ReceiveReply(request, deadline);
-  if (auto err = reply.find("error"); err != reply.end()) {
-    throw AgentError(err->value("class", "?"), err->value("desc", "?"), request);
+  try {
+    channel_.Send(request, deadline);
+    json reply = ReceiveReply(request, deadline);
+    if (auto err = reply.find("error"); err != reply.end()) {
+      PeerError e = ParsePeerError(*err, Where(request));
+      throw AgentError(std::move(e.error_class), std::move(e.desc), request);
+    }
+    auto ret = reply.find("return");
+    return ret == reply.end() ? json() : std::move(*ret);
+  } catch (const AgentError&) {
+    throw;  // the agent's own answer: still in step
+  } catch (...) {
+    // Whatever was left unread (a reply after a malformed one, or a late
+    // one) must not be taken for the next command's.
+    synced_ = false;
+    throw;
   }
-  return reply["return"];
 }
 
 nlohmann::json AgentClient::ReceiveReply(const nlohmann::json& request, const Deadline& deadline) {
@@ -80,16 +115,37 @@ nlohmann::json AgentClient::ReceiveReply(const nlohmann::json& request, const De
     auto msg = channel_.Receive(deadline);
     if (!msg) {
       synced_ = false;
-      throw TimeoutError(name() + ": no reply to guest agent command " + request.dump());
+      throw TimeoutError(name() + ": no reply to guest agent command " +
+                         DumpJsonShort(request, 1000));
     }
-    if (msg->contains("error") || msg->contains("return")) return *msg;
-    LOG(kDebug, name()) << "ignoring unexpected message " << msg->dump();
+    if (msg->contains("error") || msg->contains("return")) return std::move(*msg);
+    if (DebugLogEnabled()) {
+      LOG(kDebug, name()) << "ignoring unexpected message " << DumpJsonShort(*msg);
+    }
+    if (deadline.Expired()) {
+      synced_ = false;
+      throw TimeoutError(name() + ": no reply to guest agent command " +
+                         DumpJsonShort(request, 1000) + " (other messages kept arriving)");
+    }
   }
 }
 
 std::vector<std::optional<std::string>> AgentClient::TryReadFiles(
     const std::vector<std::string>& paths, const Deadline& deadline) {
   if (!synced_) Sync(deadline);
+  try {
+    return ReadFilesPipelined(paths, deadline);
+  } catch (const AgentError&) {
+    throw;  // every reply was read
+  } catch (...) {
+    // Replies to the rest of a round may still be on their way.
+    synced_ = false;
+    throw;
+  }
+}
+
+std::vector<std::optional<std::string>> AgentClient::ReadFilesPipelined(
+    const std::vector<std::string>& paths, const Deadline& deadline) {
   // Sends every request of a round, then collects the replies in order.
   auto round = [&](const std::vector<nlohmann::json>& requests) {
     for (const auto& r : requests) channel_.Send(r, deadline);
@@ -108,12 +164,13 @@ std::vector<std::optional<std::string>> AgentClient::TryReadFiles(
   std::optional<AgentError> failure;
   for (size_t i = 0; i < paths.size(); ++i) {
     if (auto err = opened[i].find("error"); err != opened[i].end()) {
-      AgentError e(err->value("class", "?"), err->value("desc", "?"), opens[i]);
+      PeerError pe = ParsePeerError(*err, Where(opens[i]));
+      AgentError e(std::move(pe.error_class), std::move(pe.desc), opens[i]);
       if (!IsMissingFile(e) && !failure) failure = e;
       continue;
     }
     index.push_back(i);
-    handles.push_back(opened[i]["return"].get<int64_t>());
+    handles.push_back(HandleOf(opened[i]["return"], Where(opens[i]) + " " + paths[i]));
   }
   std::vector<nlohmann::json> reads, closes;
   for (int64_t h : handles) {
@@ -123,15 +180,19 @@ std::vector<std::optional<std::string>> AgentClient::TryReadFiles(
   auto chunks = round(reads);
   for (size_t k = 0; k < handles.size(); ++k) {
     const auto& reply = chunks[k];
-    if (auto err = reply.find("error"); err != reply.end()) {
-      AgentError e(err->value("class", "?"), err->value("desc", "?"), reads[k]);
+    const std::string& path = paths[index[k]];
+    try {
+      if (auto err = reply.find("error"); err != reply.end()) {
+        PeerError pe = ParsePeerError(*err, Where(reads[k]) + " " + path);
+        throw AgentError(std::move(pe.error_class), std::move(pe.desc), reads[k]);
+      }
+      std::string content;
+      ReadToEof(path, handles[k], reply["return"], &content, deadline);
+      out[index[k]] = std::move(content);
+    } catch (const AgentError& e) {
       // A sysfs file whose CPU went away between open and read reads as ENODEV.
       if (!IsMissingFile(e) && !failure) failure = e;
-      continue;
     }
-    std::string content;
-    ReadToEof(handles[k], reply["return"], &content, deadline);
-    out[index[k]] = std::move(content);
   }
   round(closes);  // close errors change nothing we read
   if (failure) throw *failure;
@@ -141,20 +202,42 @@ std::vector<std::optional<std::string>> AgentClient::TryReadFiles(
 void AgentClient::Ping(const Deadline& deadline) { Execute("guest-ping", nullptr, deadline); }
 
 std::vector<GuestVcpu> AgentClient::GetVcpus(const Deadline& deadline) {
-  std::vector<GuestVcpu> out;
-  for (const auto& v : Execute("guest-get-vcpus", nullptr, deadline)) {
-    out.push_back({v.value("logical-id", -1), v.value("online", false),
-                   v.value("can-offline", false)});
-  }
-  return out;
+  json ret = Execute("guest-get-vcpus", nullptr, deadline);
+  return Interpret([&] {
+    std::string where = name() + ": reply to guest-get-vcpus";
+    if (!ret.is_array()) throw FieldTypeError(where, "return", "an array", ret);
+    std::vector<GuestVcpu> out;
+    for (size_t i = 0; i < ret.size(); ++i) {
+      const json& v = ret[i];
+      std::string entry = "return[" + std::to_string(i) + "]";
+      if (!v.is_object()) throw FieldTypeError(where, entry, "an object", v);
+      entry += ".";
+      const json& id =
+          RequiredField(v, "logical-id", &json::is_number_unsigned, "a CPU number", where, entry);
+      if (id.get<uint64_t>() > INT_MAX) {
+        throw FieldTypeError(where, entry + "logical-id", "a CPU number up to INT_MAX", id);
+      }
+      const json& online = RequiredField(v, "online", &json::is_boolean, "a boolean", where, entry);
+      const json* can_offline =
+          OptionalField(v, "can-offline", &json::is_boolean, "a boolean", where, entry);
+      out.push_back({id.get<int>(), online.get<bool>(), can_offline && can_offline->get<bool>()});
+    }
+    return out;
+  });
 }
 
 void AgentClient::SetVcpus(const std::vector<GuestVcpu>& vcpus, const Deadline& deadline) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& v : vcpus) list.push_back({{"logical-id", v.logical_id}, {"online", v.online}});
   nlohmann::json request = {{"vcpus", list}};
-  auto done = Execute("guest-set-vcpus", request, deadline);
-  size_t n = done.is_number() ? done.get<size_t>() : 0;
+  json done = Execute("guest-set-vcpus", request, deadline);
+  size_t n = Interpret([&] {
+    if (!done.is_number_unsigned()) {
+      throw FieldTypeError(name() + ": reply to guest-set-vcpus", "return",
+                           "the number of entries processed", done);
+    }
+    return done.get<size_t>();
+  });
   if (n < vcpus.size()) {
     throw AgentError("Incomplete",
                      "guest-set-vcpus processed " + std::to_string(n) + " of " +
@@ -171,8 +254,8 @@ void AgentClient::SetOnline(int cpu, bool online, const Deadline& deadline) {
 template <typename F>
 auto AgentClient::WithFile(const std::string& path, const char* mode, const Deadline& deadline,
                            F&& use) {
-  int64_t handle =
-      Execute("guest-file-open", {{"path", path}, {"mode", mode}}, deadline).get<int64_t>();
+  int64_t handle = HandleOf(Execute("guest-file-open", {{"path", path}, {"mode", mode}}, deadline),
+                            name() + ": reply to guest-file-open " + path);
   try {
     auto result = use(handle);
     Execute("guest-file-close", {{"handle", handle}}, deadline);
@@ -186,12 +269,46 @@ auto AgentClient::WithFile(const std::string& path, const char* mode, const Dead
   }
 }
 
-void AgentClient::ReadToEof(int64_t handle, nlohmann::json chunk, std::string* content,
-                            const Deadline& deadline) {
+int64_t AgentClient::HandleOf(const json& ret, const std::string& where) {
+  return Interpret([&] {
+    if (!ret.is_number_integer()) {
+      throw FieldTypeError(where, "return", "an integer (a file handle)", ret);
+    }
+    return ret.get<int64_t>();
+  });
+}
+
+void AgentClient::ReadToEof(const std::string& path, int64_t handle, json chunk,
+                            std::string* content, const Deadline& deadline) {
+  std::string where = name() + ": reply to guest-file-read " + path;
   for (;;) {
     if (!chunk.is_null()) {
-      *content += Base64Decode(chunk.value("buf-b64", ""));
-      if (chunk.value("eof", true) || chunk.value("count", 0) == 0) return;
+      bool done = Interpret([&] {
+        if (!chunk.is_object()) throw FieldTypeError(where, "return", "an object", chunk);
+        const json* b64 =
+            OptionalField(chunk, "buf-b64", &json::is_string, "a string", where, "return.");
+        const json* eof =
+            OptionalField(chunk, "eof", &json::is_boolean, "a boolean", where, "return.");
+        const json* count =
+            OptionalField(chunk, "count", &json::is_number_integer, "an integer", where, "return.");
+        if (b64) *content += Base64Decode(b64->get_ref<const std::string&>());
+        if (content->size() > kMaxFileBytes) {
+          throw ProtocolError(name() + ": guest file " + path + " is over the " +
+                              std::to_string(kMaxFileBytes) +
+                              " bytes cpuhp reads (AgentClient::kMaxFileBytes); " +
+                              std::to_string(content->size()) + " bytes read so far");
+        }
+        return !eof || eof->get<bool>() || !count || count->get<int64_t>() == 0;
+      });
+      if (done) return;
+    }
+    // Each read is answered at once by an agent that never says eof: the
+    // deadline must still hold.
+    if (deadline.Expired()) {
+      synced_ = false;
+      throw TimeoutError(name() + ": guest file " + path +
+                         " not read to its end by the deadline (" +
+                         std::to_string(content->size()) + " bytes read)");
     }
     chunk = Execute("guest-file-read", {{"handle", handle}, {"count", kReadChunk}}, deadline);
   }
@@ -200,7 +317,7 @@ void AgentClient::ReadToEof(int64_t handle, nlohmann::json chunk, std::string* c
 std::string AgentClient::ReadFile(const std::string& path, const Deadline& deadline) {
   return WithFile(path, "r", deadline, [&](int64_t handle) {
     std::string content;
-    ReadToEof(handle, nullptr, &content, deadline);
+    ReadToEof(path, handle, nullptr, &content, deadline);
     return content;
   });
 }

@@ -10,6 +10,13 @@
 // File helpers read sysfs through guest-file-open/read/close (no guest-exec,
 // no shell in the guest needed) and always close the handle.
 //
+// The guest is not trusted: every wait holds its deadline even while the
+// agent keeps sending, a file is read up to kMaxFileBytes, a reply of the
+// wrong shape is a ProtocolError naming the command and the field, and after
+// any failure other than the agent's own error reply (AgentError) the next
+// command resyncs first, so a reply left in the stream is never taken for a
+// later command's.
+//
 //   AgentClient agent(std::move(fd), "qga", &transcript);
 //   agent.Sync(Deadline::After(kBootTimeout));
 //   std::string online = agent.ReadFile("/sys/devices/system/cpu/online");
@@ -58,8 +65,14 @@ class AgentClient {
   // dropped). Throws TimeoutError, ConnectionError.
   void Sync(const Deadline& deadline);
 
+  // Largest guest file ReadFile/TryReadFiles assemble. /proc/cpuinfo is the
+  // biggest file cpuhp reads: ~1.5 KiB per vCPU, so ~6 MiB at QEMU's 4096
+  // vCPUs; more than 16 MiB is not a file cpuhp asked for.
+  static constexpr size_t kMaxFileBytes = size_t{16} << 20;
+
   // Runs one command; returns its "return" (null for commands without one).
-  // Throws AgentError, TimeoutError (the next call resyncs), ConnectionError.
+  // Throws AgentError, TimeoutError, ProtocolError, ConnectionError (after
+  // any but AgentError the next call resyncs).
   nlohmann::json Execute(std::string_view command, const nlohmann::json& arguments = nullptr,
                          const Deadline& deadline = Deadline::After(kAgentTimeout));
 
@@ -97,9 +110,20 @@ class AgentClient {
   // Opens `path`, calls use(handle), closes it (also when `use` throws).
   template <typename F>
   auto WithFile(const std::string& path, const char* mode, const Deadline& deadline, F&& use);
-  // Appends `chunk` (a guest-file-read reply, or null) and further reads to `content` until EOF.
-  void ReadToEof(int64_t handle, nlohmann::json chunk, std::string* content,
-                 const Deadline& deadline);
+  // Appends `chunk` (a guest-file-read reply, or null) and further reads of
+  // `path` to `content` until EOF. Throws ProtocolError past kMaxFileBytes.
+  void ReadToEof(const std::string& path, int64_t handle, nlohmann::json chunk,
+                 std::string* content, const Deadline& deadline);
+  // Runs `interpret` (which reads a reply's fields); a ProtocolError from it
+  // means the reply may not have been this command's, so the next call resyncs.
+  template <typename F>
+  auto Interpret(F&& interpret);
+  std::vector<std::optional<std::string>> ReadFilesPipelined(const std::vector<std::string>& paths,
+                                                             const Deadline& deadline);
+  // guest-file-open's "return"; ProtocolError (naming `where`) unless an integer.
+  int64_t HandleOf(const nlohmann::json& ret, const std::string& where);
+  // "qga: reply to guest-file-open" for errors about `request`'s reply.
+  std::string Where(const nlohmann::json& request) const;
   static constexpr int kReadChunk = 65536;
   // The reply to one command already sent: "return", or AgentError as a value.
   nlohmann::json ReceiveReply(const nlohmann::json& request, const Deadline& deadline);

@@ -1,35 +1,18 @@
 #include "qmp/json_stream.h"
 
+#include <cstdio>
+
 #include "util/error.h"
 
 namespace cpuhp {
 namespace {
 
 constexpr char kDelimiter = static_cast<char>(0xFF);
+// Where a run of garbage ends: the start of an object, a line end (QMP and QGA
+// messages are one per line), or the agent's resync byte.
+constexpr char kResyncBytes[] = "{\n\xFF";
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-// Index one past the end of the object starting at buffer[0] == '{', or npos.
-size_t FindObjectEnd(const std::string& buffer) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (size_t i = 0; i < buffer.size(); ++i) {
-    char c = buffer[i];
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-      continue;
-    }
-    if (c == '"') in_string = true;
-    else if (c == '{' || c == '[') ++depth;
-    else if (c == '}' || c == ']') {
-      if (--depth == 0) return i + 1;
-    }
-  }
-  return std::string::npos;
-}
 
 std::string Printable(std::string_view s) {
   std::string out;
@@ -43,43 +26,203 @@ std::string Printable(std::string_view s) {
       out += buf;
     }
   }
+  if (s.size() > 80) out += "... (" + std::to_string(s.size()) + " bytes)";
+  return out;
+}
+
+// Length of the valid UTF-8 sequence at s[i], or 0 if there is none.
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  auto at = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = at(i);
+  if (c < 0x80) return 1;
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) n = 2;
+  else if (c == 0xE0) n = 3, lo = 0xA0;
+  else if (c >= 0xE1 && c <= 0xEC) n = 3;
+  else if (c == 0xED) n = 3, hi = 0x9F;  // no UTF-16 surrogates
+  else if (c >= 0xEE && c <= 0xEF) n = 3;
+  else if (c == 0xF0) n = 4, lo = 0x90;
+  else if (c >= 0xF1 && c <= 0xF3) n = 4;
+  else if (c == 0xF4) n = 4, hi = 0x8F;
+  else return 0;
+  if (i + n > s.size()) return 0;
+  if (at(i + 1) < lo || at(i + 1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k) {
+    if (at(i + k) < 0x80 || at(i + k) > 0xBF) return 0;
+  }
+  return n;
+}
+
+// `s` with each byte that is not part of valid UTF-8 replaced by U+FFFD.
+std::string ReplaceInvalidUtf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    if (size_t n = Utf8SequenceLength(s, i)) {
+      out.append(s.substr(i, n));
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
   return out;
 }
 
 }  // namespace
 
+std::string DumpJson(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string DumpJsonShort(const nlohmann::json& value, size_t max_bytes) {
+  std::string text = DumpJson(value);
+  if (text.size() <= max_bytes) return text;
+  size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return text.substr(0, cut) + "... (" + std::to_string(text.size()) + " bytes)";
+}
+
+void JsonStream::Feed(std::string_view bytes) {
+  // Consumed bytes go in bulk, so each byte is moved O(1) times on average.
+  if (head_ == buffer_.size()) {
+    buffer_.clear();
+    head_ = 0;
+  } else if (head_ > buffer_.size() / 2) {
+    buffer_.erase(0, head_);
+    head_ = 0;
+  }
+  buffer_.append(bytes);
+}
+
 void JsonStream::DiscardUntilDelimiter() { discarding_ = true; }
+
+void JsonStream::ResetScan() {
+  scanned_ = 0;
+  depth_ = 0;
+  in_string_ = false;
+  escaped_ = false;
+  high_bytes_ = false;
+}
+
+void JsonStream::Fail(const std::string& what) { throw ProtocolError(name_ + ": " + what); }
+
+std::optional<nlohmann::json> JsonStream::TakeObject(size_t end) {
+  std::string_view text(buffer_.data() + head_, end - head_);
+  std::string fixed;
+  if (high_bytes_) {
+    fixed = ReplaceInvalidUtf8(text);
+    text = fixed;
+  }
+  head_ = end;
+  state_ = State::kBetween;
+  ResetScan();
+  try {
+    return nlohmann::json::parse(text.begin(), text.end());
+  } catch (const nlohmann::json::exception& e) {
+    Fail(std::string("malformed JSON (") + e.what() + "): " + Printable(text));
+  }
+}
 
 std::optional<nlohmann::json> JsonStream::Next() {
   for (;;) {
+    const size_t size = buffer_.size();
     if (discarding_) {
-      size_t pos = buffer_.find(kDelimiter);
+      size_t pos = buffer_.find(kDelimiter, head_);
       if (pos == std::string::npos) {
-        buffer_.clear();
+        head_ = size;
         return std::nullopt;
       }
-      buffer_.erase(0, pos + 1);
+      head_ = pos + 1;
       discarding_ = false;
+      state_ = State::kBetween;
+      ResetScan();
     }
-    size_t start = 0;
-    while (start < buffer_.size() && (IsSpace(buffer_[start]) || buffer_[start] == kDelimiter)) {
-      ++start;
-    }
-    buffer_.erase(0, start);
-    if (buffer_.empty()) return std::nullopt;
-    if (buffer_[0] != '{') {
-      std::string bad = Printable(buffer_);
-      buffer_.clear();
-      throw ProtocolError("expected a JSON object, got: " + bad);
-    }
-    size_t end = FindObjectEnd(buffer_);
-    if (end == std::string::npos) return std::nullopt;
-    std::string text = buffer_.substr(0, end);
-    buffer_.erase(0, end);
-    try {
-      return nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw ProtocolError(std::string("malformed JSON (") + e.what() + "): " + Printable(text));
+    switch (state_) {
+      case State::kBetween: {
+        while (head_ < size && (IsSpace(buffer_[head_]) || buffer_[head_] == kDelimiter)) ++head_;
+        if (head_ == size) return std::nullopt;
+        if (buffer_[head_] == '{') {
+          state_ = State::kObject;
+          ResetScan();
+          continue;
+        }
+        size_t end = buffer_.find_first_of(kResyncBytes, head_ + 1, sizeof kResyncBytes - 1);
+        std::string bad = Printable(std::string_view(buffer_).substr(head_, end - head_));
+        head_ = end == std::string::npos ? size : end;
+        // A run still going on at the end of the buffer is not reported again.
+        state_ = end == std::string::npos ? State::kGarbage : State::kBetween;
+        Fail("expected a JSON object, got: " + bad);
+      }
+      case State::kGarbage: {
+        size_t end = buffer_.find_first_of(kResyncBytes, head_, sizeof kResyncBytes - 1);
+        if (end == std::string::npos) {
+          head_ = size;
+          return std::nullopt;
+        }
+        head_ = end;
+        state_ = State::kBetween;
+        continue;
+      }
+      case State::kObject:
+      case State::kSkipping: {
+        size_t end = std::string::npos;
+        for (size_t i = head_ + scanned_; i < size; ++i) {
+          unsigned char c = static_cast<unsigned char>(buffer_[i]);
+          if (c >= 0x80) high_bytes_ = true;
+          if (in_string_) {
+            if (escaped_) escaped_ = false;
+            else if (c == '\\') escaped_ = true;
+            else if (c == '"') in_string_ = false;
+            continue;
+          }
+          if (c == '"') {
+            in_string_ = true;
+          } else if (c == '{' || c == '[') {
+            if (++depth_ > kMaxDepth && state_ == State::kObject) {
+              size_t at = i - head_;
+              head_ = i + 1;
+              scanned_ = 0;
+              state_ = State::kSkipping;
+              Fail("JSON message nested " + std::to_string(depth_) + " levels deep at byte " +
+                   std::to_string(at) + "; the limit is " + std::to_string(kMaxDepth) +
+                   " (JsonStream::kMaxDepth)");
+            }
+          } else if (c == '}' || c == ']') {
+            if (--depth_ == 0) {
+              end = i + 1;
+              break;
+            }
+          }
+        }
+        if (state_ == State::kSkipping) {
+          head_ = end == std::string::npos ? size : end;
+          if (end == std::string::npos) return std::nullopt;
+          state_ = State::kBetween;
+          ResetScan();
+          continue;
+        }
+        size_t length = (end == std::string::npos ? size : end) - head_;
+        if (length > kMaxMessageBytes) {
+          head_ += length;
+          if (end == std::string::npos) {
+            scanned_ = 0;
+            state_ = State::kSkipping;
+          } else {
+            state_ = State::kBetween;
+            ResetScan();
+          }
+          Fail("JSON message of " + std::string(end == std::string::npos ? "at least " : "") +
+               std::to_string(length) + " bytes; the limit is " +
+               std::to_string(kMaxMessageBytes) + " (JsonStream::kMaxMessageBytes)");
+        }
+        if (end == std::string::npos) {
+          scanned_ = length;
+          return std::nullopt;
+        }
+        return TakeObject(end);
+      }
     }
   }
 }

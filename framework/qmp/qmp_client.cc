@@ -5,12 +5,12 @@
 namespace cpuhp {
 namespace {
 
-constexpr size_t kMaxBufferedEvents = 10000;
-
 std::string ErrorMessage(const std::string& cls, const std::string& desc,
                          const nlohmann::json& command) {
-  return "QMP command " + command.value("execute", std::string("?")) + " failed: " + cls + ": " +
-         desc + "\n  sent: " + command.dump();
+  auto execute = command.is_object() ? command.find("execute") : command.end();
+  std::string name =
+      execute != command.end() && execute->is_string() ? execute->get<std::string>() : "?";
+  return "QMP command " + name + " failed: " + cls + ": " + desc + "\n  sent: " + DumpJson(command);
 }
 
 }  // namespace
@@ -47,8 +47,14 @@ const nlohmann::json& QmpClient::Handshake(const Deadline& deadline) {
   auto greeting = channel_.Receive(deadline);
   if (!greeting) throw TimeoutError(name() + ": no QMP greeting from QEMU");
   if (!greeting->contains("QMP")) {
-    throw ProtocolError(name() + ": expected the QMP greeting, got " + greeting->dump());
+    throw ProtocolError(name() + ": expected the QMP greeting, got " + DumpJsonShort(*greeting));
   }
+  std::string where = name() + ": QMP greeting";
+  using json = nlohmann::json;
+  const json& qmp = RequiredField(*greeting, "QMP", &json::is_object, "an object", where);
+  const json& version = RequiredField(qmp, "version", &json::is_object, "an object", where, "QMP.");
+  RequiredField(version, "qemu", &json::is_object, "an object", where, "QMP.version.");
+  RequiredField(qmp, "capabilities", &json::is_array, "an array", where, "QMP.");
   greeting_ = std::move(*greeting);
   Execute("qmp_capabilities", nullptr, deadline);
   return greeting_;
@@ -56,8 +62,13 @@ const nlohmann::json& QmpClient::Handshake(const Deadline& deadline) {
 
 std::optional<nlohmann::json> QmpClient::ReadOne(const Deadline& deadline) {
   auto msg = channel_.Receive(deadline);
-  if (msg && msg->contains("event")) {
-    if (events_.size() >= kMaxBufferedEvents) events_.pop_front();
+  if (!msg) return msg;
+  if (auto ev = msg->find("event"); ev != msg->end()) {
+    if (!ev->is_string()) throw FieldTypeError(name() + ": event", "event", "a string", *ev);
+    if (events_.size() >= kMaxBufferedEvents) {
+      events_.pop_front();
+      ++dropped_events_;
+    }
     events_.push_back(*msg);
   }
   return msg;
@@ -69,6 +80,7 @@ nlohmann::json QmpClient::Execute(std::string_view command, const nlohmann::json
   nlohmann::json request = {{"execute", command}};
   if (!arguments.is_null()) request["arguments"] = arguments;
   request["id"] = id;
+  std::string where = name() + ": reply to " + std::string(command);
   try {
     channel_.Send(request, deadline);
     for (;;) {
@@ -76,25 +88,37 @@ nlohmann::json QmpClient::Execute(std::string_view command, const nlohmann::json
       if (!msg) {
         throw TimeoutError(name() + ": no reply to " + std::string(command) + " within the deadline");
       }
-      if (msg->contains("event")) continue;
-      auto it = msg->find("id");
-      if (it == msg->end() || *it != id) {
+      if (!msg->contains("event")) {
+        auto it = msg->find("id");
+        if (it != msg->end() && !it->is_string()) {
+          throw FieldTypeError(where, "id", "a string (cpuhp sends only string ids)", *it);
+        }
+        if (it != msg->end() && *it == id) {
+          if (auto err = msg->find("error"); err != msg->end()) {
+            PeerError e = ParsePeerError(*err, where);
+            nlohmann::json sent = request;
+            sent.erase("id");
+            throw QmpError(std::move(e.error_class), std::move(e.desc), std::move(sent));
+          }
+          auto ret = msg->find("return");
+          return ret == msg->end() ? nlohmann::json::object() : std::move(*ret);
+        }
         // A reply to a command whose wait timed out earlier.
-        LOG(kDebug, name()) << "dropping stale reply " << msg->dump();
-        continue;
+        if (DebugLogEnabled()) {
+          LOG(kDebug, name()) << "dropping stale reply " << DumpJsonShort(*msg);
+        }
       }
-      if (auto err = msg->find("error"); err != msg->end()) {
-        nlohmann::json sent = request;
-        sent.erase("id");
-        throw QmpError(err->value("class", "?"), err->value("desc", "?"), sent);
+      // Checked here too, not only when Receive() finds nothing: a peer that
+      // never pauses must not hold the call past its deadline.
+      if (deadline.Expired()) {
+        throw TimeoutError(name() + ": no reply to " + std::string(command) +
+                           " within the deadline (other messages kept arriving)");
       }
-      auto ret = msg->find("return");
-      return ret == msg->end() ? nlohmann::json::object() : *ret;
     }
   } catch (QmpError&) {
     throw;
   } catch (Error& e) {
-    e.AddContext("while running QMP command " + request.dump());
+    e.AddContext("while running QMP command " + DumpJsonShort(request, 1000));
     throw;
   }
 }
@@ -117,10 +141,16 @@ std::optional<nlohmann::json> QmpClient::TryWaitForAnyEvent(const EventPredicate
     auto msg = ReadOne(deadline);
     if (!msg) return std::nullopt;
     if (msg->contains("event")) {
-      if (auto ev = TakeBuffered(match)) return ev;
-    } else {
-      LOG(kDebug, name()) << "dropping stale reply " << msg->dump();
+      // The older buffered events were tried above; only this one, at the back, is new.
+      if (match(events_.back())) {
+        nlohmann::json ev = std::move(events_.back());
+        events_.pop_back();
+        return ev;
+      }
+    } else if (DebugLogEnabled()) {
+      LOG(kDebug, name()) << "dropping stale reply " << DumpJsonShort(*msg);
     }
+    if (deadline.Expired()) return std::nullopt;
   }
 }
 
@@ -136,13 +166,20 @@ nlohmann::json QmpClient::WaitForEvent(std::string_view name, const EventPredica
                                        const Deadline& deadline) {
   if (auto ev = TryWaitForEvent(name, match, deadline)) return *ev;
   std::string seen;
-  for (const auto& ev : events_) seen += "\n    " + ev.dump();
+  size_t first = events_.size() > kMaxEventsInError ? events_.size() - kMaxEventsInError : 0;
+  if (first > 0) seen += "\n    (" + std::to_string(first) + " older ones not shown)";
+  for (size_t i = first; i < events_.size(); ++i) seen += "\n    " + DumpJsonShort(events_[i]);
+  if (dropped_events_ > 0) {
+    seen += "\n    (" + std::to_string(dropped_events_) + " events dropped: more than " +
+            std::to_string(kMaxBufferedEvents) + " were buffered)";
+  }
   throw TimeoutError(this->name() + ": timed out waiting for event " + std::string(name) +
                      (seen.empty() ? " (no other events arrived)" : "; events buffered:" + seen));
 }
 
 void QmpClient::PollEvents() {
-  while (ReadOne(Deadline::AfterUnscaled(Clock::duration::zero()))) {
+  const Deadline now = Deadline::AfterUnscaled(Clock::duration::zero());
+  for (size_t i = 0; i < kMaxBufferedEvents && ReadOne(now); ++i) {
   }
 }
 

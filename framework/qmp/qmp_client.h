@@ -6,6 +6,11 @@
 // harness does. Errors from QEMU come back as QmpError with QEMU's class and
 // description and the command that was sent.
 //
+// The peer is not trusted: every wait holds its deadline even while messages
+// keep arriving, a reply or greeting of the wrong shape is a ProtocolError
+// naming the command and the field, and at most kMaxBufferedEvents events are
+// kept (the oldest go first, counted in dropped_events()).
+//
 //   QmpClient qmp(ConnectUnix(path), "qmp", &transcript);
 //   qmp.Handshake(Deadline::After(kQmpTimeout));
 //   qmp.Execute("device_add", {{"driver", "qemu64-x86_64-cpu"}, {"id", "cpu1"}, ...});
@@ -50,6 +55,13 @@ EventPredicate MatchData(nlohmann::json pattern);
 
 class QmpClient {
  public:
+  // Events kept for later waiters. A run sees a few hundred (one or two per
+  // hotplug step); 10000 is far above that and bounds what a flooding QEMU
+  // costs. Past it the oldest event is dropped.
+  static constexpr size_t kMaxBufferedEvents = 10000;
+  // Buffered events listed in a WaitForEvent timeout message (the newest).
+  static constexpr size_t kMaxEventsInError = 20;
+
   QmpClient(UniqueFd fd, std::string name, Transcript* transcript);
 
   // Reads the greeting and sends qmp_capabilities. Returns the greeting.
@@ -77,11 +89,15 @@ class QmpClient {
   // nullopt on timeout.
   std::optional<nlohmann::json> TryWaitForAnyEvent(const EventPredicate& match,
                                                    const Deadline& deadline);
-  // Reads whatever has arrived without waiting, buffering events.
+  // Reads whatever has arrived without waiting, buffering events; at most
+  // kMaxBufferedEvents messages (more would only push out the first ones read),
+  // so a flood cannot hold it.
   void PollEvents();
   // Removes and returns all buffered events.
   std::vector<nlohmann::json> TakeEvents();
   const std::deque<nlohmann::json>& events() const { return events_; }
+  // Events dropped so far because the buffer was full.
+  size_t dropped_events() const { return dropped_events_; }
 
   const std::string& name() const { return channel_.name(); }
   JsonChannel& channel() { return channel_; }
@@ -94,6 +110,7 @@ class QmpClient {
   JsonChannel channel_;
   nlohmann::json greeting_;
   std::deque<nlohmann::json> events_;
+  size_t dropped_events_ = 0;
   unsigned long next_id_ = 1;
 };
 
