@@ -74,7 +74,7 @@ TEST(InspectJsonTest, InvalidUtf8InGuestFilesIsReplacedNotThrown) {
   TempDir dir("/tmp", "cpuhp-inspect-json-");
   fs::path qmp_path = dir.path() / "qmp.sock", qga_path = dir.path() / "qga.sock";
   FakeServer qmp(
-      qmp_path, Line({{"QMP", {{"version", {{"qemu", {{"major", 8}}}}}, {"capabilities", {}}}}}),
+      qmp_path, Line({{"QMP", {{"version", {{"qemu", {{"major", 8}}}}}, {"capabilities", nlohmann::json::array()}}}}),
       [&](const nlohmann::json& request) {
         std::string command = request.value("execute", "");
         nlohmann::json reply = {{"return", nlohmann::json::object()}};
