@@ -152,6 +152,19 @@ TEST_F(ReproScriptTest, ReplaysCommandsEventsAndFileReadsInOrder) {
   EXPECT_EQ(s.find("query-status"), std::string::npos);
 }
 
+// Found by the transcript fuzzer (corpus/transcript/crash-*): records of the
+// wrong shape threw nlohmann::type_error past every catch (Error&). Now they
+// are skipped, and what is well formed around them is still replayed.
+TEST_F(ReproScriptTest, RecordsOfTheWrongShapeAreSkippedNotFatal) {
+  Transcript({R"(qmp -> [1])",
+              R"(qmp <- {"event": 1})",
+              R"(qga -> {"execute": "guest-file-open", "arguments": {"path": 7}})",
+              R"(qmp -> {"execute": "query-status", "id": "cpuhp-1"})"});
+  std::string s = GenerateReproScript(dir_.path());
+  EXPECT_NE(s.find("query-status"), std::string::npos) << s;
+  EXPECT_EQ(s.find("\"path\": 7"), std::string::npos) << s;
+}
+
 TEST_F(ReproScriptTest, StopsBeforeAMigration) {
   Transcript({
       R"(qmp -> {"execute":"query-hotpluggable-cpus","id":"cpuhp-2"})",
