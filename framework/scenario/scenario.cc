@@ -5,58 +5,39 @@
 
 namespace cpuhp {
 
-const char* StepKindName(StepKind kind) {
-  switch (kind) {
-    case StepKind::kHotplug:
-      return "hotplug";
-    case StepKind::kUnplug:
-      return "unplug";
-    case StepKind::kOnline:
-      return "online";
-    case StepKind::kOffline:
-      return "offline";
-    case StepKind::kCheck:
-      return "check";
-    case StepKind::kExpectError:
-      return "expect_error";
-    case StepKind::kExpectFailure:
-      return "expect_failure";
-    case StepKind::kMigrate:
-      return "migrate";
-    case StepKind::kGuestLoad:
-      return "guest_load";
-    case StepKind::kRepeat:
-      return "repeat";
-    case StepKind::kSleep:
-      return "sleep";
-  }
-  return "?";
+const std::vector<StepKindInfo>& StepKinds() {
+  using std::chrono::minutes;
+  // Default deadlines: a hotplug or unplug waits for the guest to settle
+  // (twice, for the QMP side and the guest side); online/offline and the
+  // guest load are agent commands; a repeat's body is bounded by its own.
+  static const std::vector<StepKindInfo> kinds = {
+      {StepKind::kHotplug, "hotplug", 2 * kHotplugSettleTimeout},
+      {StepKind::kUnplug, "unplug", 2 * kHotplugSettleTimeout},
+      {StepKind::kOnline, "online", 2 * kAgentTimeout},
+      {StepKind::kOffline, "offline", 2 * kAgentTimeout},
+      {StepKind::kCheck, "check", kHotplugSettleTimeout},
+      {StepKind::kExpectError, "expect_error", 2 * kHotplugSettleTimeout},
+      {StepKind::kExpectFailure, "expect_failure", 2 * kHotplugSettleTimeout},
+      {StepKind::kMigrate, "migrate", kMigrationTimeout},
+      {StepKind::kGuestLoad, "guest_load", 2 * kAgentTimeout},
+      {StepKind::kRepeat, "repeat", minutes(30)},
+      {StepKind::kSleep, "sleep", minutes(1)},
+  };
+  return kinds;
 }
 
-Clock::duration DefaultStepTimeout(StepKind kind) {
-  using std::chrono::minutes;
-  switch (kind) {
-    case StepKind::kHotplug:
-    case StepKind::kUnplug:
-      return 2 * kHotplugSettleTimeout;
-    case StepKind::kOnline:
-    case StepKind::kOffline:
-      return 2 * kAgentTimeout;
-    case StepKind::kCheck:
-      return kHotplugSettleTimeout;
-    case StepKind::kMigrate:
-      return kMigrationTimeout;
-    case StepKind::kGuestLoad:
-      return 2 * kAgentTimeout;
-    case StepKind::kRepeat:
-      return minutes(30);
-    case StepKind::kSleep:
-      return minutes(1);
-    case StepKind::kExpectError:
-    case StepKind::kExpectFailure:
-      return 2 * kHotplugSettleTimeout;
+const StepKindInfo& StepKindInfoOf(StepKind kind) {
+  for (const auto& info : StepKinds()) {
+    if (info.kind == kind) return info;
   }
-  return kHotplugSettleTimeout;
+  throw Error("step kind " + std::to_string(static_cast<int>(kind)) + " has no row in StepKinds()");
+}
+
+std::optional<StepKind> StepKindFromWord(std::string_view word) {
+  for (const auto& info : StepKinds()) {
+    if (word == info.word) return info.kind;
+  }
+  return std::nullopt;
 }
 
 std::string ScenarioRun::DirName() const {

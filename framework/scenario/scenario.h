@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -112,8 +113,20 @@ enum class StepKind {
   kRepeat,
   kSleep,
 };
+// One row per step kind, the one place its word and default deadline are
+// kept (as kInvariants[] is for invariants). A new kind is an enum value, a
+// row, and its cases in the parser's and the executor's switches, which stay
+// switches so that the compiler checks that none is forgotten.
+struct StepKindInfo {
+  StepKind kind;
+  const char* word;  // the YAML key: "hotplug", "expect_error", ...
+  Clock::duration default_timeout;
+};
+const std::vector<StepKindInfo>& StepKinds();
+const StepKindInfo& StepKindInfoOf(StepKind kind);
+std::optional<StepKind> StepKindFromWord(std::string_view word);
 // The YAML key: "hotplug", "expect_error", ...
-const char* StepKindName(StepKind kind);
+inline const char* StepKindName(StepKind kind) { return StepKindInfoOf(kind).word; }
 
 struct Step {
   StepKind kind = StepKind::kCheck;
@@ -139,7 +152,9 @@ inline SourceLocation FieldWhere(const Step& step, const std::string& field) {
 inline constexpr Clock::duration kExpectedFailureCheckTimeout = std::chrono::seconds(15);
 
 // The default deadline of a step of this kind.
-Clock::duration DefaultStepTimeout(StepKind kind);
+inline Clock::duration DefaultStepTimeout(StepKind kind) {
+  return StepKindInfoOf(kind).default_timeout;
+}
 
 struct MachineConfig {
   std::string backend = "qemu";

@@ -17,17 +17,23 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::vector<std::string>& StepKindWords() {
-  static const std::vector<std::string> words = {
-      "hotplug",        "unplug",  "online",     "offline", "check", "expect_error",
-      "expect_failure", "migrate", "guest_load", "repeat",  "sleep"};
+  static const std::vector<std::string> words = [] {
+    std::vector<std::string> out;
+    for (const auto& info : StepKinds()) out.push_back(info.word);
+    return out;
+  }();
   return words;
 }
 
-std::optional<StepKind> StepKindFromWord(const std::string& word) {
-  const auto& words = StepKindWords();
-  auto it = std::find(words.begin(), words.end(), word);
-  if (it == words.end()) return std::nullopt;
-  return static_cast<StepKind>(it - words.begin());
+// The keys a step map may have: its one action, and the two every step takes.
+const std::vector<std::string>& StepMapKeys() {
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> out = StepKindWords();
+    out.push_back("name");
+    out.push_back("timeout");
+    return out;
+  }();
+  return keys;
 }
 
 bool IsValidDeviceId(const std::string& id) {
@@ -139,9 +145,7 @@ class StepParser {
       }
       step.kind = *kind;
     } else if (item.IsMap()) {
-      YamlMap m = item.AsMap({"hotplug", "unplug", "online", "offline", "check", "expect_error",
-                              "expect_failure", "migrate", "guest_load", "repeat", "sleep", "name",
-                              "timeout"});
+      YamlMap m = item.AsMap(StepMapKeys());
       std::optional<std::string> found;
       for (const auto& [key, value] : m.entries()) {
         if (key == "name" || key == "timeout") continue;

@@ -13,9 +13,10 @@ namespace {
 
 std::string Quoted(const std::string& s) { return QuotedForMessage(s); }
 
-std::string JoinQuoted(std::initializer_list<const char*> words) {
+template <typename Words>
+std::string JoinQuoted(const Words& words) {
   std::string out;
-  for (const char* w : words) {
+  for (const auto& w : words) {
     if (!out.empty()) out += ", ";
     out += w;
   }
@@ -186,8 +187,11 @@ std::vector<YamlValue> YamlValue::Items() const {
 }
 
 YamlMap YamlValue::AsMap(std::initializer_list<const char*> allowed) const {
+  return AsMap(std::vector<std::string>(allowed.begin(), allowed.end()));
+}
+
+YamlMap YamlValue::AsMap(const std::vector<std::string>& known) const {
   if (!IsMap()) Fail("expected a map, got " + TypeName());
-  std::vector<std::string> known(allowed.begin(), allowed.end());
   std::vector<std::pair<std::string, YamlValue>> entries;
   std::map<std::string, int> first_line;
   std::map<std::string, SourceLocation> key_where;
@@ -202,7 +206,7 @@ YamlMap YamlValue::AsMap(std::initializer_list<const char*> allowed) const {
       throw ScenarioError(at, "unknown key '" + name + "' in " +
                                   (path_.empty() ? std::string("the scenario") : path_) +
                                   (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
-                                  "; allowed: " + JoinQuoted(allowed));
+                                  "; allowed: " + JoinQuoted(known));
     }
     if (auto seen = first_line.find(name); seen != first_line.end()) {
       throw ScenarioError(at, "duplicate key '" + name + "' in " +

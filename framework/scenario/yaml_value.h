@@ -77,6 +77,7 @@ class YamlValue {
   std::vector<YamlValue> Items() const;  // a list
   // A map whose keys must be among `allowed`.
   YamlMap AsMap(std::initializer_list<const char*> allowed) const;
+  YamlMap AsMap(const std::vector<std::string>& allowed) const;
 
  private:
   YAML::Node node_;

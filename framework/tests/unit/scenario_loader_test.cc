@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <fstream>
 
 #include "scenario/duration.h"
@@ -493,6 +495,22 @@ TEST(Topology, ResolvesAsQemuDoes) {
   EXPECT_EQ(SlotDeviceId(dies->SlotProps(3)), "cpu-s0d1c1t0");
   EXPECT_FALSE(ResolveTopology(Smp(1, 6, 4), &err));
   EXPECT_NE(err.find("maxcpus is 6"), std::string::npos) << err;
+}
+
+// The step kind table: every kind has exactly one row, its own word, and a
+// default deadline; the parser accepts exactly those words.
+TEST(StepKindTableTest, EveryKindHasOneRowAndItsWordReadsBack) {
+  std::set<std::string> words;
+  for (int k = 0; k <= static_cast<int>(StepKind::kSleep); ++k) {
+    auto kind = static_cast<StepKind>(k);
+    const StepKindInfo& info = StepKindInfoOf(kind);
+    EXPECT_EQ(info.kind, kind);
+    EXPECT_TRUE(words.insert(info.word).second) << "two kinds spelled " << info.word;
+    EXPECT_EQ(StepKindFromWord(info.word), kind) << info.word;
+    EXPECT_GT(info.default_timeout, Clock::duration::zero()) << info.word;
+  }
+  EXPECT_EQ(StepKinds().size(), words.size());
+  EXPECT_EQ(StepKindFromWord("hot_plug"), std::nullopt);
 }
 
 }  // namespace
