@@ -14,6 +14,13 @@
 namespace cpuhp {
 namespace {
 constexpr char kGuestErrorMarker[] = "cpuhp-guest-error";
+// A Machine going out of scope (a test's end, an exception unwinding): a
+// guest with nothing left to do quits in well under a second.
+constexpr seconds kTeardownShutdownTimeout{5};
+// The boot already failed; what QEMU says on its way out no longer matters.
+constexpr seconds kFailedBootShutdownTimeout{2};
+// SIGTERM to SIGKILL.
+constexpr seconds kTerminateTimeout{5};
 // QEMU is gone, so the rest of its console is already in the socket: the
 // pump only has to read it.
 constexpr seconds kSerialSettleTimeout{2};
@@ -52,7 +59,7 @@ void RemoveStaleSocketDirs() {
 Machine::Machine(MachineSpec spec, std::filesystem::path artifacts_dir)
     : spec_(std::move(spec)), artifacts_dir_(std::move(artifacts_dir)) {}
 
-Machine::~Machine() { Shutdown(std::chrono::seconds(5)); }
+Machine::~Machine() { Shutdown(kTeardownShutdownTimeout); }
 
 QmpClient& Machine::Qmp() {
   if (!qmp_) throw Error("vm " + name() + ": not launched (no QMP connection)");
@@ -207,7 +214,7 @@ void Machine::WaitForAgent(const Deadline& deadline) {
         TimeoutError e("vm " + name() + ": the guest agent did not answer within the boot deadline: " +
                        ExplainBootFailure(ConsoleForDiagnosis()));
         AddContext(e);
-        Shutdown(std::chrono::seconds(2));
+        Shutdown(kFailedBootShutdownTimeout);
         throw e;
       }
     } catch (const ConnectionError& e) {
@@ -222,15 +229,15 @@ void Machine::Shutdown(Clock::duration timeout) noexcept {
     if (process_ && process_->Running()) {
       if (qmp_) {
         try {
-          qmp_->Execute("quit", nullptr, Deadline::AfterUnscaled(timeout));
+          qmp_->Execute("quit", nullptr, Deadline::After(timeout));
         } catch (const Error& e) {
           // QEMU may close the socket before replying: that is a successful quit.
           LOG(kDebug, "vm") << name() << ": quit: " << e.what();
         }
       }
-      if (!process_->Wait(Deadline::AfterUnscaled(timeout))) {
+      if (!process_->Wait(Deadline::After(timeout))) {
         LOG(kWarning, "vm") << name() << ": QEMU ignored quit, sending SIGTERM";
-        process_->Terminate(std::chrono::seconds(5));
+        process_->Terminate(kTerminateTimeout);
       }
       const std::string ended = process_->status() ? process_->status()->Describe()
                                                    : "still there after SIGKILL, left unreaped";

@@ -54,6 +54,7 @@ class Machine {
 
   // Asks QEMU to quit; after `timeout` sends SIGTERM, then SIGKILL. Removes
   // the sockets. Never throws; safe to call twice.
+  // `timeout` is scaled by CPUHP_TIMEOUT_SCALE, like every default.
   void Shutdown(Clock::duration timeout = kShutdownTimeout) noexcept;
   // SIGKILL now (a test of failure paths, or a hung QEMU).
   void Kill() noexcept;
