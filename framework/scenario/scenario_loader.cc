@@ -76,6 +76,8 @@ bool ReadProps(const YamlMap& m, Step& step, CpuProps* props) {
 // file of nested aliases used to expand to 10^9 steps (4 GB). Hand-written
 // scenarios have tens of steps; a generated one has room for hundreds.
 constexpr int kMaxStepsPerRun = 10000;
+// Hand-written scenarios nest two or three deep; the parser recurses per level.
+constexpr int kMaxStepNesting = 64;
 // The most steps of all a file's runs together: each matrix run parses its
 // own, and a Step takes about half a KiB, so 1000 runs of kMaxStepsPerRun
 // would be 5 GB; this keeps a file's steps near 50 MB.
@@ -120,6 +122,19 @@ class StepParser {
   explicit StepParser(int& file_steps) : file_steps_(file_steps) {}
 
   Step Parse(const YamlValue& item) {
+    // A repeat inside a repeat recurses here; a YAML alias that refers to
+    // itself (found by the scenario fuzzer) would recurse until the stack
+    // overflows, long before the step budget is reached.
+    struct Nesting {
+      int& depth;
+      explicit Nesting(int& d) : depth(++d) {}
+      ~Nesting() { --depth; }
+    } nesting(depth_);
+    if (depth_ > kMaxStepNesting) {
+      item.Fail("steps nest more than " + std::to_string(kMaxStepNesting) +
+                " deep (repeat, expect_error and expect_failure inside each other, or an "
+                "alias that refers to itself)");
+    }
     if (++steps_ > kMaxStepsPerRun) {
       item.Fail("the run has more than " + std::to_string(kMaxStepsPerRun) +
                 " steps, counting those inside repeat, expect_error and expect_failure and each "
@@ -253,6 +268,7 @@ class StepParser {
   }
 
   int steps_ = 0;  // parsed so far, against kMaxStepsPerRun
+  int depth_ = 0;  // steps being parsed inside each other, against kMaxStepNesting
   int& file_steps_;
 
   HotplugStep Hotplug(const std::optional<YamlValue>& v, const YamlValue& anchor, Step& step) {
