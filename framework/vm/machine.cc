@@ -28,21 +28,6 @@ constexpr seconds kSerialSettleTimeout{2};
 // The console goes to a socket of ours instead of the file chardev
 // BuildCommandLine gives it (QEMU would let a guest fill the disk): the
 // serial0 chardev becomes a client of `socket`.
-void AttachSerialToSocket(std::vector<std::string>& argv, const std::filesystem::path& socket) {
-  std::string path;
-  for (char c : socket.string()) {
-    path += c;
-    if (c == ',') path += ',';  // QemuOpts' escape
-  }
-  for (auto& arg : argv) {
-    if (arg.starts_with("file,id=serial0,")) {
-      arg = "socket,id=serial0,path=" + path;
-      return;
-    }
-  }
-  throw Error("internal: no serial0 file chardev in the QEMU command line to attach to " + socket.string());
-}
-
 // Private directories of cpuhp processes that were SIGKILLed (sockets and
 // all), swept once per process before its first VM.
 void RemoveStaleSocketDirs() {
@@ -162,14 +147,12 @@ void Machine::Launch(const Deadline& boot_deadline) {
   // sockets get a short private directory of their own.
   socket_dir_.emplace(std::filesystem::temp_directory_path(), "cpuhp-");
   paths_ = {socket_dir_->path() / "qmp.sock", socket_dir_->path() / "qga.sock",
-            artifacts_dir_ / "serial.log"};
+            artifacts_dir_ / "serial.log", socket_dir_->path() / "console.sock"};
   transcript_ = std::make_unique<Transcript>(artifacts_dir_ / "transcript.log");
   UniqueFd qmp_listen = ListenUnix(paths_.qmp_socket);
   UniqueFd agent_listen = ListenUnix(paths_.agent_socket);
-  const auto serial_socket = socket_dir_->path() / "console.sock";
-  UniqueFd serial_listen = ListenUnix(serial_socket);
+  UniqueFd serial_listen = ListenUnix(paths_.serial_socket);
   argv_ = BuildCommandLine(spec_, accel_, paths_);
-  AttachSerialToSocket(argv_, serial_socket);
   {
     std::ofstream cmd(artifacts_dir_ / "cmdline.sh");
     cmd << "#!/bin/sh\n# accel " << AccelName(spec_.accel) << " resolved to " << AccelName(accel_)

@@ -98,7 +98,9 @@ std::vector<std::string> BuildCommandLine(const MachineSpec& spec, Accel accel,
       "-no-reboot",
       "-chardev", "socket,id=qmp0,path=" + OptValue(paths.qmp_socket.string()) + server,
       "-mon", "chardev=qmp0,mode=control",
-      "-chardev", "file,id=serial0,path=" + OptValue(paths.serial_log.string()),
+      "-chardev", paths.serial_socket.empty()
+                      ? "file,id=serial0,path=" + OptValue(paths.serial_log.string())
+                      : "socket,id=serial0,path=" + OptValue(paths.serial_socket.string()),
       "-serial", "chardev:serial0",
       "-device", "virtio-serial-pci,id=vser0",
       "-chardev", "socket,id=qga0,path=" + OptValue(paths.agent_socket.string()) + server,

@@ -68,6 +68,9 @@ struct MachinePaths {
   std::filesystem::path qmp_socket;
   std::filesystem::path agent_socket;
   std::filesystem::path serial_log;
+  // When set, the console goes to this socket (cpuhp listens and writes
+  // serial_log itself, bounded); else QEMU writes serial_log as a file.
+  std::filesystem::path serial_socket = {};
 };
 
 // Who listens on the QMP and agent sockets.

@@ -34,6 +34,17 @@ TEST(MachineSpecTest, CommasInNamesAndPathsAreDoubled) {
   EXPECT_EQ(ValueOf(argv, "-drive"), "file=/img/a,,b.qcow2,if=virtio,snapshot=on");
 }
 
+// Machine puts the console on a socket it pumps into serial.log itself
+// (bounded); the same QemuOpts escaping applies.
+TEST(MachineSpecTest, TheConsoleGoesToASocketWhenOneIsGiven) {
+  MachineSpec spec;
+  auto argv = BuildCommandLine(
+      spec, Accel::kTcg,
+      {"/run/x,y/qmp.sock", "/run/x,y/qga.sock", "/art/serial.log", "/run/x,y/console.sock"});
+  EXPECT_EQ(ValueOf(argv, "-chardev", 1), "socket,id=serial0,path=/run/x,,y/console.sock");
+  EXPECT_EQ(ValueOf(argv, "-serial"), "chardev:serial0");
+}
+
 TEST(MachineSpecTest, TcgIsNamedAndTopologyIsComplete) {
   MachineSpec spec;
   spec.smp = {.cpus = 2, .maxcpus = 8, .sockets = 2, .cores = 2, .threads = 2};
