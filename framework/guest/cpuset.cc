@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cstdint>
 
+#include "util/text.h"
+
 namespace cpuhp {
 namespace {
 
@@ -21,12 +23,13 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-// Guest text quoted in an error: enough to recognise it, never all of it.
+// Guest text quoted in an error: enough to recognise it, never all of it,
+// and never a control character.
 constexpr size_t kMaxQuotedChars = 120;
 
 std::string Quoted(std::string_view s) {
-  if (s.size() <= kMaxQuotedChars) return std::string(s);
-  return std::string(s.substr(0, kMaxQuotedChars)) + "... (" + std::to_string(s.size()) +
+  if (s.size() <= kMaxQuotedChars) return TerminalSafe(s);
+  return TerminalSafe(s.substr(0, kMaxQuotedChars)) + "... (" + std::to_string(s.size()) +
          " bytes)";
 }
 

@@ -4,7 +4,7 @@
 #include <map>
 #include <sstream>
 
-#include "report/text.h"
+#include "util/text.h"
 
 namespace cpuhp {
 namespace {

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "report/text.h"
+#include "util/text.h"
 #include "util/transcript.h"
 
 namespace cpuhp {

@@ -11,7 +11,7 @@
 
 #include "report/artifacts.h"
 #include "report/spec_json.h"
-#include "report/text.h"
+#include "util/text.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/transcript.h"

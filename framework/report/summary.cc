@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "report/text.h"
+#include "util/text.h"
 
 namespace cpuhp {
 namespace {

@@ -59,5 +59,15 @@ TEST(CpuSetTest, RepeatedFullRangesAreRefusedNotExpanded) {
   EXPECT_EQ(CpuSet::Parse("0-1048576", "x").Size(), 1048577u);  // one full range is fine
 }
 
+
+TEST(CpuSetTest, GuestTextInTheErrorCannotDriveATerminal) {
+  try {
+    CpuSet::Parse("0-1\x1b[2J\n", "/sys/devices/system/cpu/online");
+    FAIL() << "parsed";
+  } catch (const CpuListError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("1\\x1b[2J"));
+    EXPECT_EQ(std::string(e.what()).find('\x1b'), std::string::npos);
+  }
+}
 }  // namespace
 }  // namespace cpuhp

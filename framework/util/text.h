@@ -1,6 +1,6 @@
-// Guest-controlled text on its way into reports and onto terminals: strict
-// UTF-8 decoding (shared by the JUnit writer) and a one-line, control-free
-// form for terminals.
+// Guest-controlled text on its way into messages, reports and onto
+// terminals: strict UTF-8 decoding (shared by the JSON framing and the JUnit
+// writer) and a one-line, control-free form for terminals.
 //
 //   std::fputs(TerminalSafe(result.FailureLine()).c_str(), stderr);
 #pragma once

@@ -1,4 +1,4 @@
-#include "report/text.h"
+#include "util/text.h"
 
 #include <cstdio>
 
