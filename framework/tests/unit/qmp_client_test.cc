@@ -8,6 +8,7 @@
 
 #include "fake_peer.h"
 #include "util/fd.h"
+#include "util/temp_dir.h"
 
 namespace cpuhp {
 namespace {
@@ -297,9 +298,8 @@ TEST(QmpClientTest, GarbageDoesNotDropTheMessagesAfterIt) {
 }
 
 TEST(QmpClientTest, InvalidUtf8InAReplyIsReceivedAndRecorded) {
-  auto dir =
-      std::filesystem::temp_directory_path() / ("cpuhp-qmp-utf8-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  TempDir tmp(std::filesystem::temp_directory_path(), "cpuhp-qmp-utf8-");  // gone even on failure
+  const std::filesystem::path dir = tmp.path();
   {
     FakePeer peer([](FakePeer& p) {
       std::string id = IdOf(p.ReadLine());
@@ -310,7 +310,6 @@ TEST(QmpClientTest, InvalidUtf8InAReplyIsReceivedAndRecorded) {
     EXPECT_EQ(qmp.Execute("query-name"), "bad \uFFFD byte");
   }
   EXPECT_NE(ReadFileToString(dir / "transcript.log").find("bad \uFFFD byte"), std::string::npos);
-  std::filesystem::remove_all(dir);
 }
 
 TEST(QmpClientTest, QmpErrorMessageSurvivesInvalidUtf8InTheCommand) {
