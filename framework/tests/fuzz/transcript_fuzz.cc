@@ -10,6 +10,7 @@
 #include "fuzz_common.h"
 #include "report/artifacts.h"
 #include "report/repro.h"
+#include "replay_spec.h"
 #include "report/spec_json.h"
 
 namespace {
@@ -18,16 +19,7 @@ const std::filesystem::path& RunDir() {
   static const std::filesystem::path dir = [] {
     std::filesystem::path d = cpuhp::fuzz::ScratchDir() / "run";
     cpuhp::MakeDirs(d);
-    cpuhp::MachineSpec spec;
-    spec.name = "fuzz";
-    spec.smp.cpus = 1;
-    spec.smp.maxcpus = 4;
-    spec.kernel = "/kit/vmlinux";
-    spec.initrd = "/kit/initramfs.img";
-    spec.append = "console=ttyS0 panic=-1";
-    nlohmann::json j = cpuhp::SpecToJson(spec);
-    j["accel_resolved"] = "tcg";
-    cpuhp::WriteJsonFile(d / "spec.json", j);
+    cpuhp::WriteJsonFile(d / "spec.json", cpuhp::RecordedSpecJson("fuzz"));
     return d;
   }();
   return dir;

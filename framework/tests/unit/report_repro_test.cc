@@ -8,6 +8,7 @@
 
 #include "report/artifacts.h"
 #include "report/repro.h"
+#include "replay_spec.h"
 #include "report/spec_json.h"
 #include "util/error.h"
 #include "util/fd.h"
@@ -46,18 +47,7 @@ TEST(TranscriptLineTest, ParsesEachPart) {
 
 class ReproScriptTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    MachineSpec spec;
-    spec.name = "smoke";
-    spec.smp.cpus = 1;
-    spec.smp.maxcpus = 4;
-    spec.kernel = "/kit/vmlinux";
-    spec.initrd = "/kit/initramfs.img";
-    spec.append = "console=ttyS0 panic=-1";
-    nlohmann::json j = SpecToJson(spec);
-    j["accel_resolved"] = "tcg";
-    WriteJsonFile(dir_.path() / "spec.json", j);
-  }
+  void SetUp() override { WriteJsonFile(dir_.path() / "spec.json", RecordedSpecJson("smoke")); }
 
   void Transcript(const std::vector<std::string>& lines) {
     std::ofstream out(dir_.path() / "transcript.log");
