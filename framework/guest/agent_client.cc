@@ -11,11 +11,6 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string CommandName(const json& command) {
-  auto it = command.is_object() ? command.find("execute") : command.end();
-  return it != command.end() && it->is_string() ? it->get<std::string>() : "?";
-}
-
 std::string AgentErrorMessage(const std::string& cls, const std::string& desc,
                               const json& command) {
   return "guest agent command " + CommandName(command) + " failed: " + cls + ": " + desc +
@@ -43,10 +38,14 @@ std::string AgentClient::Where(const json& request) const {
 }
 
 template <typename F>
-auto AgentClient::Interpret(F&& interpret) {
+auto AgentClient::ResyncOnFailure(F&& exchange) {
   try {
-    return interpret();
-  } catch (const ProtocolError&) {
+    return exchange();
+  } catch (const AgentError&) {
+    throw;  // the agent's own answer: still in step
+  } catch (...) {
+    // Whatever was left unread (a reply after a malformed one, a late one,
+    // the rest of a pipelined round) must not be taken for the next command's.
     synced_ = false;
     throw;
   }
@@ -91,7 +90,7 @@ nlohmann::json AgentClient::Execute(std::string_view command, const nlohmann::js
   if (!synced_) Sync(deadline);
   nlohmann::json request = {{"execute", command}};
   if (!arguments.is_null()) request["arguments"] = arguments;
-  try {
+  return ResyncOnFailure([&] {
     channel_.Send(request, deadline);
     json reply = ReceiveReply(request, deadline);
     if (auto err = reply.find("error"); err != reply.end()) {
@@ -100,14 +99,7 @@ nlohmann::json AgentClient::Execute(std::string_view command, const nlohmann::js
     }
     auto ret = reply.find("return");
     return ret == reply.end() ? json() : std::move(*ret);
-  } catch (const AgentError&) {
-    throw;  // the agent's own answer: still in step
-  } catch (...) {
-    // Whatever was left unread (a reply after a malformed one, or a late
-    // one) must not be taken for the next command's.
-    synced_ = false;
-    throw;
-  }
+  });
 }
 
 nlohmann::json AgentClient::ReceiveReply(const nlohmann::json& request, const Deadline& deadline) {
@@ -133,15 +125,9 @@ nlohmann::json AgentClient::ReceiveReply(const nlohmann::json& request, const De
 std::vector<std::optional<std::string>> AgentClient::TryReadFiles(
     const std::vector<std::string>& paths, const Deadline& deadline) {
   if (!synced_) Sync(deadline);
-  try {
-    return ReadFilesPipelined(paths, deadline);
-  } catch (const AgentError&) {
-    throw;  // every reply was read
-  } catch (...) {
-    // Replies to the rest of a round may still be on their way.
-    synced_ = false;
-    throw;
-  }
+  // An AgentError comes after every reply was read; anything else may leave
+  // replies to the rest of a round on their way.
+  return ResyncOnFailure([&] { return ReadFilesPipelined(paths, deadline); });
 }
 
 std::vector<std::optional<std::string>> AgentClient::ReadFilesPipelined(
@@ -203,7 +189,7 @@ void AgentClient::Ping(const Deadline& deadline) { Execute("guest-ping", nullptr
 
 std::vector<GuestVcpu> AgentClient::GetVcpus(const Deadline& deadline) {
   json ret = Execute("guest-get-vcpus", nullptr, deadline);
-  return Interpret([&] {
+  return ResyncOnFailure([&] {
     std::string where = name() + ": reply to guest-get-vcpus";
     if (!ret.is_array()) throw FieldTypeError(where, "return", "an array", ret);
     std::vector<GuestVcpu> out;
@@ -231,7 +217,7 @@ void AgentClient::SetVcpus(const std::vector<GuestVcpu>& vcpus, const Deadline& 
   for (const auto& v : vcpus) list.push_back({{"logical-id", v.logical_id}, {"online", v.online}});
   nlohmann::json request = {{"vcpus", list}};
   json done = Execute("guest-set-vcpus", request, deadline);
-  size_t n = Interpret([&] {
+  size_t n = ResyncOnFailure([&] {
     if (!done.is_number_unsigned()) {
       throw FieldTypeError(name() + ": reply to guest-set-vcpus", "return",
                            "the number of entries processed", done);
@@ -270,7 +256,7 @@ auto AgentClient::WithFile(const std::string& path, const char* mode, const Dead
 }
 
 int64_t AgentClient::HandleOf(const json& ret, const std::string& where) {
-  return Interpret([&] {
+  return ResyncOnFailure([&] {
     if (!ret.is_number_integer()) {
       throw FieldTypeError(where, "return", "an integer (a file handle)", ret);
     }
@@ -283,7 +269,7 @@ void AgentClient::ReadToEof(const std::string& path, int64_t handle, json chunk,
   std::string where = name() + ": reply to guest-file-read " + path;
   for (;;) {
     if (!chunk.is_null()) {
-      bool done = Interpret([&] {
+      bool done = ResyncOnFailure([&] {
         if (!chunk.is_object()) throw FieldTypeError(where, "return", "an object", chunk);
         const json* b64 =
             OptionalField(chunk, "buf-b64", &json::is_string, "a string", where, "return.");

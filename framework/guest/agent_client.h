@@ -114,10 +114,11 @@ class AgentClient {
   // `path` to `content` until EOF. Throws ProtocolError past kMaxFileBytes.
   void ReadToEof(const std::string& path, int64_t handle, nlohmann::json chunk,
                  std::string* content, const Deadline& deadline);
-  // Runs `interpret` (which reads a reply's fields); a ProtocolError from it
-  // means the reply may not have been this command's, so the next call resyncs.
+  // Runs `exchange` (a command, or the reading of a reply's fields). Anything
+  // it throws but an AgentError (the agent's own, in-step answer) means a
+  // reply may be left unread or misread, so the next command resyncs.
   template <typename F>
-  auto Interpret(F&& interpret);
+  auto ResyncOnFailure(F&& exchange);
   std::vector<std::optional<std::string>> ReadFilesPipelined(const std::vector<std::string>& paths,
                                                              const Deadline& deadline);
   // guest-file-open's "return"; ProtocolError (naming `where`) unless an integer.

@@ -13,6 +13,11 @@ namespace cpuhp {
 JsonChannel::JsonChannel(UniqueFd fd, std::string name, Transcript* transcript)
     : fd_(std::move(fd)), name_(std::move(name)), transcript_(transcript), stream_(name_) {}
 
+std::string CommandName(const nlohmann::json& request) {
+  auto it = request.is_object() ? request.find("execute") : request.end();
+  return it != request.end() && it->is_string() ? it->get<std::string>() : "?";
+}
+
 PeerError ParsePeerError(const nlohmann::json& error, std::string_view where) {
   if (!error.is_object()) throw FieldTypeError(where, "error", "an object", error);
   PeerError out{"?", "?"};

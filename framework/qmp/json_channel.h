@@ -51,6 +51,9 @@ class JsonChannel {
 // (a flooding peer must not cost a dump per message for nothing).
 inline bool DebugLogEnabled() { return GetLogLevel() <= LogLevel::kDebug; }
 
+// The "execute" of a QMP or agent request, or "?" when it has none.
+std::string CommandName(const nlohmann::json& request);
+
 // A peer's {"error": {"class": ..., "desc": ...}}.
 struct PeerError {
   std::string error_class;

@@ -7,10 +7,8 @@ namespace {
 
 std::string ErrorMessage(const std::string& cls, const std::string& desc,
                          const nlohmann::json& command) {
-  auto execute = command.is_object() ? command.find("execute") : command.end();
-  std::string name =
-      execute != command.end() && execute->is_string() ? execute->get<std::string>() : "?";
-  return "QMP command " + name + " failed: " + cls + ": " + desc + "\n  sent: " + DumpJson(command);
+  return "QMP command " + CommandName(command) + " failed: " + cls + ": " + desc +
+         "\n  sent: " + DumpJson(command);
 }
 
 }  // namespace
