@@ -33,11 +33,11 @@ std::vector<CpuInfoFast> ParseCpusFast(const nlohmann::json& reply) {
   return out;
 }
 
-std::vector<HotpluggableCpu> QueryHotpluggableCpus(QmpClient& qmp) {
+std::vector<HotpluggableCpu> QueryHotpluggableCpus(QmpLink& qmp) {
   return ParseHotpluggableCpus(qmp.Execute("query-hotpluggable-cpus"));
 }
 
-std::vector<CpuInfoFast> QueryCpusFast(QmpClient& qmp) {
+std::vector<CpuInfoFast> QueryCpusFast(QmpLink& qmp) {
   return ParseCpusFast(qmp.Execute("query-cpus-fast"));
 }
 

@@ -38,8 +38,8 @@ struct CpuInfoFast {
 
 std::vector<HotpluggableCpu> ParseHotpluggableCpus(const nlohmann::json& reply);
 std::vector<CpuInfoFast> ParseCpusFast(const nlohmann::json& reply);
-std::vector<HotpluggableCpu> QueryHotpluggableCpus(QmpClient& qmp);
-std::vector<CpuInfoFast> QueryCpusFast(QmpClient& qmp);
+std::vector<HotpluggableCpu> QueryHotpluggableCpus(QmpLink& qmp);
+std::vector<CpuInfoFast> QueryCpusFast(QmpLink& qmp);
 
 // The device id QEMU knows a plugged slot's CPU by: the last element of its
 // qom-path when it was device_add'ed with an id ("/machine/peripheral/cpu1"),
@@ -54,7 +54,7 @@ class HotplugError : public Error {
 
 class CpuHotplug {
  public:
-  explicit CpuHotplug(QmpClient& qmp) : qmp_(qmp) {}
+  explicit CpuHotplug(QmpLink& qmp) : qmp_(qmp) {}
 
   std::vector<HotpluggableCpu> Slots() { return QueryHotpluggableCpus(qmp_); }
   // Unplugged slots, in QEMU's order sorted by (socket, die, core, thread).
@@ -87,7 +87,7 @@ class CpuHotplug {
   UnplugResult Unplug(const std::string& target, const Deadline& deadline);
 
  private:
-  QmpClient& qmp_;
+  QmpLink& qmp_;
 };
 
 }  // namespace cpuhp
