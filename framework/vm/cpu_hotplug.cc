@@ -47,7 +47,7 @@ std::optional<std::string> PluggedDeviceId(const HotpluggableCpu& slot) {
   return slot.qom_path->substr(kPeripheral.size());
 }
 
-std::vector<HotpluggableCpu> CpuHotplug::FreeSlots() {
+std::vector<HotpluggableCpu> HotplugDriver::FreeSlots() {
   std::vector<HotpluggableCpu> free;
   for (auto& s : Slots()) {
     if (!s.plugged()) free.push_back(std::move(s));
