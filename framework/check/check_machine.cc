@@ -1,11 +1,11 @@
-// The checker on a running Machine: read both views, evaluate, and poll
+// The checker on a running Vm: read both views, evaluate, and poll
 // until the guest has settled.
 #include <algorithm>
 
 #include "check/checker.h"
 #include "util/log.h"
 #include "util/wait.h"
-#include "vm/machine.h"
+#include "vm/vm.h"
 
 namespace cpuhp {
 namespace {
@@ -15,7 +15,7 @@ constexpr milliseconds kSettlePollInterval{200};
 
 }  // namespace
 
-CheckResult CheckMachine(Machine& vm, const CheckOptions& options) {
+CheckResult CheckMachine(Vm& vm, const CheckOptions& options) {
   CheckOptions effective = options;
   if (effective.smp == SmpTopology{}) effective.smp = vm.spec().smp;
   try {
@@ -29,7 +29,7 @@ CheckResult CheckMachine(Machine& vm, const CheckOptions& options) {
   }
 }
 
-CheckResult CheckUntilConsistent(Machine& vm, const CheckOptions& options,
+CheckResult CheckUntilConsistent(Vm& vm, const CheckOptions& options,
                                  const Deadline& deadline) {
   int attempts = 0;
   CheckResult result;

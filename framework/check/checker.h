@@ -3,8 +3,9 @@
 //
 // RunChecks() is pure: two views in, a CheckResult out, so that tests can
 // fabricate broken snapshots. CheckMachine() reads both views from a running
-// Machine first. Each invariant has a stable kebab-case name (InvariantNames(),
-// docs/invariants.md) used in reports and in scenarios' `expect:` lists.
+// Vm (any backend: vm/vm.h) first. Each invariant has a stable kebab-case
+// name (InvariantNames(), docs/invariants.md) used in reports and in
+// scenarios' `expect:` lists.
 //
 //   CheckOptions options{.baseline_states = boot_snapshot.states};
 //   CheckResult r = CheckUntilConsistent(vm, options, Deadline::After(kHotplugSettleTimeout));
@@ -24,7 +25,7 @@
 
 namespace cpuhp {
 
-class Machine;
+class Vm;
 
 enum class Verdict { kPass, kFail };
 
@@ -92,12 +93,12 @@ CheckResult RunChecks(const HostView& host, const GuestSnapshot& guest,
 
 // Reads both views from a running machine and evaluates them. Throws what
 // ReadHostView and ReadGuestSnapshot throw, with the machine's context added.
-CheckResult CheckMachine(Machine& vm, const CheckOptions& options);
+CheckResult CheckMachine(Vm& vm, const CheckOptions& options);
 
 // Re-reads and re-checks until everything passes or the deadline comes (the
 // guest may still be finishing a transition: nothing notifies, so it polls
 // every 200 ms); returns the last result. Throws as CheckMachine().
-CheckResult CheckUntilConsistent(Machine& vm, const CheckOptions& options,
+CheckResult CheckUntilConsistent(Vm& vm, const CheckOptions& options,
                                  const Deadline& deadline);
 
 }  // namespace cpuhp

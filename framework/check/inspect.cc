@@ -164,7 +164,7 @@ std::optional<InspectOptions> ParseInspectArgs(const std::vector<std::string>& a
   return o;
 }
 
-Inspection Inspect(QmpClient& qmp, AgentClient& agent, const CheckOptions& options,
+Inspection Inspect(QmpLink& qmp, AgentLink& agent, const CheckOptions& options,
                    const Deadline& deadline) {
   Inspection in;
   in.host = ReadHostView(qmp);

@@ -55,7 +55,7 @@ struct Inspection {
 
 // Reads both views and checks them. Throws what ReadHostView and
 // ReadGuestSnapshot throw, and Error for an unknown invariant in `options.only`.
-Inspection Inspect(QmpClient& qmp, AgentClient& agent, const CheckOptions& options,
+Inspection Inspect(QmpLink& qmp, AgentLink& agent, const CheckOptions& options,
                    const Deadline& deadline);
 
 // The human-readable report: a summary of each side, one table row per

@@ -1,4 +1,5 @@
-// A client for the QEMU guest agent (qemu-ga) over its virtio-serial socket.
+// A client for the QEMU guest agent (qemu-ga) over its virtio-serial socket
+// (the direct-QEMU backend's AgentLink).
 //
 // Same JSON framing as QMP, but the agent has no ids and no greeting: after
 // connecting, or after any timeout (a late reply would otherwise be taken for
@@ -27,36 +28,14 @@
 #include <string>
 #include <vector>
 
+#include "guest/agent_link.h"
 #include "qmp/json_channel.h"
 #include "util/deadline.h"
 #include "util/error.h"
 
 namespace cpuhp {
 
-// The agent answered {"error": {"class", "desc"}}.
-class AgentError : public Error {
- public:
-  AgentError(std::string error_class, std::string desc, nlohmann::json command);
-  const std::string& error_class() const { return class_; }
-  const std::string& desc() const { return desc_; }
-  const nlohmann::json& command() const { return command_; }
-  FailureKind kind() const override { return FailureKind::kAgent; }
-
- private:
-  std::string class_;
-  std::string desc_;
-  nlohmann::json command_;
-};
-
-// One entry of guest-get-vcpus.
-struct GuestVcpu {
-  int logical_id = -1;
-  bool online = false;
-  bool can_offline = false;
-  bool operator==(const GuestVcpu&) const = default;
-};
-
-class AgentClient {
+class AgentClient final : public AgentLink {
  public:
   AgentClient(UniqueFd fd, std::string name, Transcript* transcript);
 
@@ -65,45 +44,41 @@ class AgentClient {
   // dropped). Throws TimeoutError, ConnectionError.
   void Sync(const Deadline& deadline);
 
-  // Largest guest file ReadFile/TryReadFiles assemble. /proc/cpuinfo is the
-  // biggest file cpuhp reads: ~1.5 KiB per vCPU, so ~6 MiB at QEMU's 4096
-  // vCPUs; more than 16 MiB is not a file cpuhp asked for.
-  static constexpr size_t kMaxFileBytes = size_t{16} << 20;
-
   // Runs one command; returns its "return" (null for commands without one).
   // Throws AgentError, TimeoutError, ProtocolError, ConnectionError (after
   // any but AgentError the next call resyncs).
   nlohmann::json Execute(std::string_view command, const nlohmann::json& arguments = nullptr,
-                         const Deadline& deadline = Deadline::After(kAgentTimeout));
+                         const Deadline& deadline = Deadline::After(kAgentTimeout)) override;
 
-  void Ping(const Deadline& deadline = Deadline::After(kAgentTimeout));
-  std::vector<GuestVcpu> GetVcpus(const Deadline& deadline = Deadline::After(kAgentTimeout));
+  void Ping(const Deadline& deadline = Deadline::After(kAgentTimeout)) override;
+  std::vector<GuestVcpu> GetVcpus(const Deadline& deadline = Deadline::After(kAgentTimeout)) override;
   // Sets each listed vCPU online/offline through guest-set-vcpus. Throws
   // AgentError if the agent processed fewer entries than given (naming the first
   // one it did not).
   void SetVcpus(const std::vector<GuestVcpu>& vcpus,
-                const Deadline& deadline = Deadline::After(kAgentTimeout));
-  void SetOnline(int cpu, bool online, const Deadline& deadline = Deadline::After(kAgentTimeout));
+                const Deadline& deadline = Deadline::After(kAgentTimeout)) override;
+  void SetOnline(int cpu, bool online,
+                 const Deadline& deadline = Deadline::After(kAgentTimeout)) override;
 
   // The whole content of a guest file. Throws AgentError if it cannot be opened.
   std::string ReadFile(const std::string& path,
-                       const Deadline& deadline = Deadline::After(kAgentTimeout));
+                       const Deadline& deadline = Deadline::After(kAgentTimeout)) override;
   // The same, but nullopt when the file does not exist (ENOENT/ENODEV).
   std::optional<std::string> TryReadFile(const std::string& path,
-                                         const Deadline& deadline = Deadline::After(kAgentTimeout));
+                                         const Deadline& deadline = Deadline::After(kAgentTimeout)) override;
   // Reads several small files in three pipelined rounds (all opens, all
   // reads, all closes; the agent answers in order), about 3x faster than one
   // file at a time under TCG. Entry i is nullopt when paths[i] does not exist.
   // A file longer than one read chunk is finished with further reads.
   std::vector<std::optional<std::string>> TryReadFiles(
       const std::vector<std::string>& paths,
-      const Deadline& deadline = Deadline::After(kAgentTimeout));
+      const Deadline& deadline = Deadline::After(kAgentTimeout)) override;
   // Writes `content` to a guest file (e.g. a sysfs attribute) and flushes it, so
   // that a kernel refusal surfaces here as an AgentError.
   void WriteFile(const std::string& path, std::string_view content,
-                 const Deadline& deadline = Deadline::After(kAgentTimeout));
+                 const Deadline& deadline = Deadline::After(kAgentTimeout)) override;
 
-  const std::string& name() const { return channel_.name(); }
+  const std::string& name() const override { return channel_.name(); }
 
  private:
   bool SyncOnce(const Deadline& deadline);

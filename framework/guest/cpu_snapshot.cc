@@ -225,7 +225,7 @@ std::vector<GuestVcpu> AgentGuestFiles::GetVcpus(const Deadline& deadline) {
   return agent_.GetVcpus(deadline);
 }
 
-GuestSnapshot ReadGuestSnapshot(AgentClient& agent, const Deadline& deadline) {
+GuestSnapshot ReadGuestSnapshot(AgentLink& agent, const Deadline& deadline) {
   AgentGuestFiles files(agent);
   return ReadGuestSnapshot(files, deadline);
 }

@@ -131,13 +131,13 @@ class GuestFiles {
 // GuestFiles over the guest agent (guest-file-open/read/close).
 class AgentGuestFiles : public GuestFiles {
  public:
-  explicit AgentGuestFiles(AgentClient& agent) : agent_(agent) {}
+  explicit AgentGuestFiles(AgentLink& agent) : agent_(agent) {}
   std::optional<std::string> TryRead(const std::string& path, const Deadline& deadline) override;
   std::vector<GuestVcpu> GetVcpus(const Deadline& deadline) override;
   void Prefetch(const std::vector<std::string>& paths, const Deadline& deadline) override;
 
  private:
-  AgentClient& agent_;
+  AgentLink& agent_;
   // Prefetched contents (nullopt: the file does not exist), each served once
   // so that a retry after a change reads the guest again.
   std::map<std::string, std::optional<std::string>> prefetched_;
@@ -146,7 +146,7 @@ class AgentGuestFiles : public GuestFiles {
 // Reads the whole snapshot. Throws AgentError/TimeoutError/ConnectionError on
 // agent trouble, CpuListError on a malformed mask and ProtocolError on a
 // malformed number or state table (each naming the file).
-GuestSnapshot ReadGuestSnapshot(AgentClient& agent,
+GuestSnapshot ReadGuestSnapshot(AgentLink& agent,
                                 const Deadline& deadline = Deadline::After(kAgentTimeout * 4));
 GuestSnapshot ReadGuestSnapshot(GuestFiles& files,
                                 const Deadline& deadline = Deadline::After(kAgentTimeout * 4));

@@ -1,4 +1,5 @@
-// A QMP client: the QEMU Machine Protocol over one socket.
+// A QMP client: the QEMU Machine Protocol over one socket (the direct-QEMU
+// backend's QmpLink).
 //
 // Speaks the protocol only; the Machine owns the process. Commands carry an
 // id; events that arrive while a command waits (or while nobody waits) are
@@ -25,35 +26,13 @@
 #include <vector>
 
 #include "qmp/json_channel.h"
+#include "qmp/qmp_link.h"
 #include "util/deadline.h"
 #include "util/error.h"
 
 namespace cpuhp {
 
-// QEMU answered a command with {"error": {"class": ..., "desc": ...}}.
-class QmpError : public Error {
- public:
-  QmpError(std::string error_class, std::string desc, nlohmann::json command);
-  const std::string& error_class() const { return class_; }
-  const std::string& desc() const { return desc_; }
-  const nlohmann::json& command() const { return command_; }
-  FailureKind kind() const override { return FailureKind::kQmp; }
-
- private:
-  std::string class_;
-  std::string desc_;
-  nlohmann::json command_;
-};
-
-// True when every key of `pattern` is in `value` with an equal (recursively
-// matching, for objects) value: QEMU's harness matches events this way.
-bool JsonMatches(const nlohmann::json& value, const nlohmann::json& pattern);
-
-using EventPredicate = std::function<bool(const nlohmann::json& event)>;
-// An EventPredicate matching events whose "data" contains `pattern`.
-EventPredicate MatchData(nlohmann::json pattern);
-
-class QmpClient {
+class QmpClient final : public QmpLink {
  public:
   // Events kept for later waiters. A run sees a few hundred (one or two per
   // hotplug step); 10000 is far above that and bounds what a flooding QEMU
@@ -73,33 +52,33 @@ class QmpClient {
   // deadline for the reply; throws QmpError if QEMU refused it, TimeoutError
   // if no reply came, ConnectionError if QEMU closed the socket.
   nlohmann::json Execute(std::string_view command, const nlohmann::json& arguments = nullptr,
-                         const Deadline& deadline = Deadline::After(kQmpTimeout));
+                         const Deadline& deadline = Deadline::After(kQmpTimeout)) override;
 
   // Waits for an event named `name` that `match` accepts (any if null), first
   // among those already buffered (oldest first), then as they arrive. The
   // returned event is removed from the buffer; others stay.
   // Throws TimeoutError (naming the event and the events seen meanwhile).
   nlohmann::json WaitForEvent(std::string_view name, const EventPredicate& match,
-                              const Deadline& deadline);
+                              const Deadline& deadline) override;
   // The same, but nullopt on timeout.
   std::optional<nlohmann::json> TryWaitForEvent(std::string_view name,
                                                 const EventPredicate& match,
-                                                const Deadline& deadline);
+                                                const Deadline& deadline) override;
   // The first event (any name) that `match` accepts, buffered or arriving;
   // nullopt on timeout.
   std::optional<nlohmann::json> TryWaitForAnyEvent(const EventPredicate& match,
-                                                   const Deadline& deadline);
+                                                   const Deadline& deadline) override;
   // Reads whatever has arrived without waiting, buffering events; at most
   // kMaxBufferedEvents messages (more would only push out the first ones read),
   // so a flood cannot hold it.
-  void PollEvents();
+  void PollEvents() override;
   // Removes and returns all buffered events.
-  std::vector<nlohmann::json> TakeEvents();
+  std::vector<nlohmann::json> TakeEvents() override;
   const std::deque<nlohmann::json>& events() const { return events_; }
   // Events dropped so far because the buffer was full.
   size_t dropped_events() const { return dropped_events_; }
 
-  const std::string& name() const { return channel_.name(); }
+  const std::string& name() const override { return channel_.name(); }
   JsonChannel& channel() { return channel_; }
 
  private:

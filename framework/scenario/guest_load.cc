@@ -8,7 +8,7 @@ namespace {
 
 constexpr char kPidFile[] = "/run/cpuhp-load.pids";
 
-int64_t GuestExec(AgentClient& agent, const std::string& script, const Deadline& deadline) {
+int64_t GuestExec(AgentLink& agent, const std::string& script, const Deadline& deadline) {
   auto ret = agent.Execute(
       "guest-exec", {{"path", "/bin/sh"}, {"arg", {"-c", script}}, {"capture-output", false}},
       deadline);
@@ -17,7 +17,7 @@ int64_t GuestExec(AgentClient& agent, const std::string& script, const Deadline&
 
 }  // namespace
 
-GuestLoad GuestLoad::Start(AgentClient& agent, int workers, const Deadline& deadline) {
+GuestLoad GuestLoad::Start(AgentLink& agent, int workers, const Deadline& deadline) {
   GuestLoad load;
   // Only shell builtins: the loop itself forks nothing.
   std::string script = std::string("echo $$ >>") + kPidFile + "; while :; do :; done";
@@ -26,7 +26,7 @@ GuestLoad GuestLoad::Start(AgentClient& agent, int workers, const Deadline& dead
   return load;
 }
 
-void GuestLoad::Stop(AgentClient& agent, const Deadline& deadline) {
+void GuestLoad::Stop(AgentLink& agent, const Deadline& deadline) {
   std::string script =
       std::string("while read -r p; do kill $p; done <") + kPidFile + "; : >" + kPidFile;
   int64_t killer = GuestExec(agent, script, deadline);

@@ -21,11 +21,11 @@ class GuestLoad {
  public:
   // Starts `workers` busy loops. Throws AgentError (e.g. guest-exec disabled),
   // TimeoutError.
-  static GuestLoad Start(AgentClient& agent, int workers, const Deadline& deadline);
+  static GuestLoad Start(AgentLink& agent, int workers, const Deadline& deadline);
 
   // Kills the loops and waits until the agent reports each one exited.
   // Throws AgentError, TimeoutError.
-  void Stop(AgentClient& agent, const Deadline& deadline);
+  void Stop(AgentLink& agent, const Deadline& deadline);
 
   const std::vector<int64_t>& pids() const { return pids_; }
 

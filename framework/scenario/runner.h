@@ -3,7 +3,7 @@
 // The VM is spawned by the calling thread (PR_SET_PDEATHSIG is per forking
 // thread): call RunScenario from the thread that lives as long as the run.
 // The run directory (options.artifacts_root / run.DirName()) receives the
-// Machine's serial.log, transcript.log, qemu.log and cmdline.sh, plus
+// VM's serial.log, transcript.log, qemu.log and cmdline.sh, plus
 // spec.json, steps.json, checks/NN-*.json, result.json and, when asked,
 // repro.sh. Never throws for anything the run does: failures and setup
 // errors end up in the RunResult.

@@ -33,11 +33,11 @@ std::vector<CpuInfoFast> ParseCpusFast(const nlohmann::json& reply) {
   return out;
 }
 
-std::vector<HotpluggableCpu> QueryHotpluggableCpus(QmpClient& qmp) {
+std::vector<HotpluggableCpu> QueryHotpluggableCpus(QmpLink& qmp) {
   return ParseHotpluggableCpus(qmp.Execute("query-hotpluggable-cpus"));
 }
 
-std::vector<CpuInfoFast> QueryCpusFast(QmpClient& qmp) {
+std::vector<CpuInfoFast> QueryCpusFast(QmpLink& qmp) {
   return ParseCpusFast(qmp.Execute("query-cpus-fast"));
 }
 
@@ -47,7 +47,7 @@ std::optional<std::string> PluggedDeviceId(const HotpluggableCpu& slot) {
   return slot.qom_path->substr(kPeripheral.size());
 }
 
-std::vector<HotpluggableCpu> CpuHotplug::FreeSlots() {
+std::vector<HotpluggableCpu> HotplugDriver::FreeSlots() {
   std::vector<HotpluggableCpu> free;
   for (auto& s : Slots()) {
     if (!s.plugged()) free.push_back(std::move(s));

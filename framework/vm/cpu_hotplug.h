@@ -1,5 +1,6 @@
-// vCPU hotplug over QMP: the slots QEMU offers, and plugging/unplugging them
-// with the events that say the guest took part.
+// vCPU hotplug: the slots QEMU offers, and plugging/unplugging them with the
+// events that say the guest took part. HotplugDriver is what a running Vm
+// hands out (Vm::Hotplug()); CpuHotplug is its direct-QEMU, QMP form.
 //
 //   CpuHotplug hp(vm.Qmp());
 //   auto slot = hp.FreeSlots().at(0);
@@ -38,8 +39,8 @@ struct CpuInfoFast {
 
 std::vector<HotpluggableCpu> ParseHotpluggableCpus(const nlohmann::json& reply);
 std::vector<CpuInfoFast> ParseCpusFast(const nlohmann::json& reply);
-std::vector<HotpluggableCpu> QueryHotpluggableCpus(QmpClient& qmp);
-std::vector<CpuInfoFast> QueryCpusFast(QmpClient& qmp);
+std::vector<HotpluggableCpu> QueryHotpluggableCpus(QmpLink& qmp);
+std::vector<CpuInfoFast> QueryCpusFast(QmpLink& qmp);
 
 // The device id QEMU knows a plugged slot's CPU by: the last element of its
 // qom-path when it was device_add'ed with an id ("/machine/peripheral/cpu1"),
@@ -52,22 +53,30 @@ class HotplugError : public Error {
   using Error::Error;
 };
 
-class CpuHotplug {
+// Plugging and unplugging vCPUs on a running VM: what the runner needs,
+// whatever the backend does underneath (direct QEMU: device_add/device_del
+// over QMP, CpuHotplug; libvirt: virDomainSetVcpu). Every implementation
+// reads the slots from QEMU (query-hotpluggable-cpus), waits for the guest's
+// part (ACPI _OST, the slot freed) within the deadline, and throws QmpError
+// (or the backend's own typed error) when QEMU refuses, HotplugError when the
+// guest refuses, TimeoutError when the guest never answers.
+class HotplugDriver {
  public:
-  explicit CpuHotplug(QmpClient& qmp) : qmp_(qmp) {}
+  virtual ~HotplugDriver() = default;
 
-  std::vector<HotpluggableCpu> Slots() { return QueryHotpluggableCpus(qmp_); }
+  virtual std::vector<HotpluggableCpu> Slots() = 0;
   // Unplugged slots, in QEMU's order sorted by (socket, die, core, thread).
   std::vector<HotpluggableCpu> FreeSlots();
 
-  // device_add of `slot`'s driver with its props and `id`, then waits for the
-  // guest's ACPI _OST for it (ACPI_DEVICE_OST). Throws QmpError if QEMU
-  // refuses, TimeoutError if the guest never acknowledges.
-  void Plug(const HotpluggableCpu& slot, const std::string& id, const Deadline& deadline);
-  // device_add without waiting for the guest (for expect_error and for
-  // measuring): the raw QMP call.
-  void DeviceAdd(const std::string& driver, const std::string& id, const CpuProps& props,
-                 const Deadline& deadline);
+  // Plugs `slot`'s CPU under device id `id`, then waits for the guest's ACPI
+  // _OST for it (ACPI_DEVICE_OST).
+  virtual void Plug(const HotpluggableCpu& slot, const std::string& id,
+                    const Deadline& deadline) = 0;
+  // Asks for a CPU of `driver` at `props` without checking the slot and
+  // without waiting for the guest, so that QEMU's refusal is what comes back
+  // (expect_error) and a plug can be timed.
+  virtual void DeviceAdd(const std::string& driver, const std::string& id, const CpuProps& props,
+                         const Deadline& deadline) = 0;
   // How an unplug completed.
   struct UnplugResult {
     // The ACPI slot the guest ejected ("1").
@@ -78,16 +87,33 @@ class CpuHotplug {
     // and query-hotpluggable-cpus shows the slot free.
     bool device_deleted_event = false;
   };
-  // device_del of `target` (a device id, or the QOM path of a CPU from -smp,
-  // which has no id), then waits for the guest to eject the CPU
-  // (ACPI_DEVICE_OST, source 3 "eject request", status 0) and QEMU to free the
-  // slot, or for DEVICE_DELETED. Throws QmpError if QEMU refuses,
-  // HotplugError if the guest refuses the eject (_OST status 0x80-0x83),
-  // TimeoutError otherwise.
-  UnplugResult Unplug(const std::string& target, const Deadline& deadline);
+  // Unplugs `target` (a device id, or the QOM path of a CPU from -smp, which
+  // has no id), then waits for the guest to eject the CPU (ACPI_DEVICE_OST,
+  // source 3 "eject request", status 0) and QEMU to free the slot, or for
+  // DEVICE_DELETED. HotplugError if the guest refuses the eject (_OST status
+  // 0x80-0x83).
+  virtual UnplugResult Unplug(const std::string& target, const Deadline& deadline) = 0;
+};
+
+// The direct-QEMU HotplugDriver: device_add/device_del over QMP.
+class CpuHotplug final : public HotplugDriver {
+ public:
+  explicit CpuHotplug(QmpLink& qmp) : qmp_(qmp) {}
+
+  std::vector<HotpluggableCpu> Slots() override { return QueryHotpluggableCpus(qmp_); }
+  // device_add of `slot`'s driver with its props and `id`, then waits for the
+  // guest's ACPI _OST for it. Throws QmpError if QEMU refuses, TimeoutError if
+  // the guest never acknowledges.
+  void Plug(const HotpluggableCpu& slot, const std::string& id, const Deadline& deadline) override;
+  // device_add without waiting for the guest: the raw QMP call.
+  void DeviceAdd(const std::string& driver, const std::string& id, const CpuProps& props,
+                 const Deadline& deadline) override;
+  // device_del of `target`, then the waits HotplugDriver::Unplug describes.
+  // Throws QmpError if QEMU refuses.
+  UnplugResult Unplug(const std::string& target, const Deadline& deadline) override;
 
  private:
-  QmpClient& qmp_;
+  QmpLink& qmp_;
 };
 
 }  // namespace cpuhp

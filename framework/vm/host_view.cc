@@ -14,7 +14,7 @@ SmpTopology ParseMachineSmp(const nlohmann::json& reply) {
   return smp;
 }
 
-HostView ReadHostView(QmpClient& qmp) {
+HostView ReadHostView(QmpLink& qmp) {
   HostView host{QueryHotpluggableCpus(qmp), QueryCpusFast(qmp), std::nullopt};
   try {
     host.smp = ParseMachineSmp(qmp.Execute("qom-get", {{"path", "/machine"}, {"property", "smp"}}));

@@ -26,7 +26,7 @@ struct HostView {
   std::optional<SmpTopology> smp = {};
 };
 // Throws QmpError, TimeoutError, ConnectionError.
-HostView ReadHostView(QmpClient& qmp);
+HostView ReadHostView(QmpLink& qmp);
 // The reply of qom-get /machine smp: {"cpus": 2, "maxcpus": 8, "sockets": 2, ...}.
 SmpTopology ParseMachineSmp(const nlohmann::json& reply);
 // The QMP replies' shape: {"slots": [...], "cpus": [...], "smp": {...} or null}.

@@ -8,6 +8,7 @@
 
 #include "util/fd.h"
 #include "util/log.h"
+#include "vm/migration.h"
 #include "vm/qemu_info.h"
 #include "vm/serial_log.h"
 
@@ -54,6 +55,16 @@ QmpClient& Machine::Qmp() {
 AgentClient& Machine::Agent() {
   if (!agent_) throw Error("vm " + name() + ": not launched (no guest agent connection)");
   return *agent_;
+}
+
+CpuHotplug& Machine::Hotplug() {
+  if (!hotplug_) throw Error("vm " + name() + ": not launched (no QMP connection)");
+  return *hotplug_;
+}
+
+std::unique_ptr<Vm> Machine::MigrateTo(const std::filesystem::path& destination_artifacts,
+                                       const MigrationOptions& options, MigrationResult* result) {
+  return Migrate(*this, destination_artifacts, options, result);
 }
 
 std::optional<pid_t> Machine::pid() const {
@@ -122,6 +133,7 @@ void Machine::FailLaunch(const std::string& why) {
   if (process_ && process_->Running()) process_->SignalGroup(SIGKILL);
   if (process_) process_->WaitAfterKill();
   AddContext(e);
+  hotplug_.reset();
   qmp_.reset();
   agent_.reset();
   RemoveSockets();
@@ -166,6 +178,7 @@ void Machine::Launch(const Deadline& boot_deadline) {
 
   qmp_ = std::make_unique<QmpClient>(AcceptFromQemu(qmp_listen.get(), boot_deadline, "QMP"),
                                      "qmp", transcript_.get());
+  hotplug_ = std::make_unique<CpuHotplug>(*qmp_);
   serial_pump_ = std::make_unique<SerialLogPump>(
       AcceptFromQemu(serial_listen.get(), boot_deadline, "serial console"), paths_.serial_log);
   agent_ = std::make_unique<AgentClient>(
@@ -241,6 +254,7 @@ void Machine::Kill() noexcept {
     }
   }
   serial_pump_.reset();  // after QEMU, so that it has all of the console
+  hotplug_.reset();
   qmp_.reset();
   agent_.reset();
   RemoveSockets();

@@ -1,5 +1,7 @@
 // One QEMU guest run directly by cpuhp: the process, its QMP and guest agent
-// connections, its serial log and transcript.
+// connections, its serial log and transcript. The direct-QEMU Vm (vm/vm.h);
+// what only this backend has (the process, its command line, the socket
+// paths) is here for the tests, the migration code and repro scripts.
 //
 // Guarantees: QEMU dies with cpuhp (process group + PR_SET_PDEATHSIG); the
 // sockets live in a private /tmp directory that is removed on Shutdown() or
@@ -31,13 +33,14 @@
 #include "vm/accel_probe.h"
 #include "vm/machine_spec.h"
 #include "vm/serial_log.h"
+#include "vm/vm.h"
 
 namespace cpuhp {
 
-class Machine {
+class Machine final : public Vm {
  public:
   Machine(MachineSpec spec, std::filesystem::path artifacts_dir);
-  ~Machine();
+  ~Machine() override;
   Machine(const Machine&) = delete;
   Machine& operator=(const Machine&) = delete;
 
@@ -45,45 +48,48 @@ class Machine {
   // the guest agent to answer. Throws LaunchError (command line, exit status,
   // qemu.log and serial tails) if QEMU dies, TimeoutError if the guest does not
   // come up before the deadline; either way nothing is left running.
-  void Launch(const Deadline& boot_deadline = Deadline::After(kBootTimeout));
+  void Launch(const Deadline& boot_deadline = Deadline::After(kBootTimeout)) override;
   // Waits for the guest agent (after an incoming migration, say). Throws as Launch().
   void WaitForAgent(const Deadline& deadline);
 
-  QmpClient& Qmp();
-  AgentClient& Agent();
+  QmpClient& Qmp() override;
+  AgentClient& Agent() override;
+  CpuHotplug& Hotplug() override;
+  // Migrate(*this, ...) (vm/migration.h).
+  std::unique_ptr<Vm> MigrateTo(const std::filesystem::path& destination_artifacts,
+                                const MigrationOptions& options, MigrationResult* result) override;
 
   // Asks QEMU to quit; after `timeout` sends SIGTERM, then SIGKILL. Removes
   // the sockets. Never throws; safe to call twice.
   // `timeout` is scaled by CPUHP_TIMEOUT_SCALE, like every default.
-  void Shutdown(Clock::duration timeout = kShutdownTimeout) noexcept;
+  void Shutdown(Clock::duration timeout = kShutdownTimeout) noexcept override;
   // SIGKILL now (a test of failure paths, or a hung QEMU).
-  void Kill() noexcept;
-  bool Running();
+  void Kill() noexcept override;
+  bool Running() override;
   // How QEMU ended, once it has.
   std::optional<ExitStatus> exit_status() const { return process_ ? process_->status() : std::nullopt; }
   // Waits for a QEMU that is exiting by itself to be gone; nullopt if it
   // still runs at the deadline. Sends no signal.
   std::optional<ExitStatus> WaitForExit(const Deadline& deadline);
 
-  const MachineSpec& spec() const { return spec_; }
-  const std::string& name() const { return spec_.name; }
-  Accel accel() const { return accel_; }
+  const MachineSpec& spec() const override { return spec_; }
+  Accel accel() const override { return accel_; }
   // Why spec().accel became accel(): the KVM probe's verdict.
-  const std::string& accel_reason() const { return accel_reason_; }
+  const std::string& accel_reason() const override { return accel_reason_; }
   const std::vector<std::string>& command_line() const { return argv_; }
-  const std::filesystem::path& artifacts_dir() const { return artifacts_dir_; }
+  const std::filesystem::path& artifacts_dir() const override { return artifacts_dir_; }
   const MachinePaths& paths() const { return paths_; }
-  Transcript& transcript() { return *transcript_; }
-  std::string SerialTail(int lines = 30) const;
+  Transcript& transcript() override { return *transcript_; }
+  std::string SerialTail(int lines = 30) const override;
   // "\nguest kernel in trouble: <first lockup/stall/BUG line>" and, where
   // the pattern is a known one, what it points to; "" when the console is clean.
-  std::string GuestKernelDiagnosis() const;
+  std::string GuestKernelDiagnosis() const override;
   // QEMU start to agent answering, once launched.
-  Clock::duration boot_time() const { return boot_time_; }
+  Clock::duration boot_time() const override { return boot_time_; }
   std::optional<pid_t> pid() const;
 
   // Adds "vm NAME: <state>" and the serial/qemu log tails to an error.
-  void AddContext(Error& e);
+  void AddContext(Error& e) override;
 
  private:
   UniqueFd AcceptFromQemu(int listen_fd, const Deadline& deadline, const char* what);
@@ -106,6 +112,7 @@ class Machine {
   std::unique_ptr<SerialLogPump> serial_pump_;
   std::unique_ptr<QmpClient> qmp_;
   std::unique_ptr<AgentClient> agent_;
+  std::unique_ptr<CpuHotplug> hotplug_;  // over qmp_
   Clock::time_point started_;
   Clock::duration boot_time_{};
 };

@@ -28,7 +28,7 @@ bool IsTerminal(const std::string& status) {
          status == "postcopy-paused";
 }
 
-std::string RunState(QmpClient& qmp) {
+std::string RunState(QmpLink& qmp) {
   return qmp.Execute("query-status").value("status", "?");
 }
 

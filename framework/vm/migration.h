@@ -1,4 +1,5 @@
-// Live migration of a direct-QEMU guest with hot-plugged vCPUs.
+// Live migration of a direct-QEMU guest with hot-plugged vCPUs: what
+// Machine::MigrateTo() (the Vm seam's migration, vm/vm.h) does.
 //
 // A hot-plugged vCPU survives migration only if the destination QEMU is
 // started with the same -smp and one -device per CPU plugged at that moment
@@ -130,7 +131,7 @@ MachineSpec DestinationSpecFrom(const MachineSpec& source_spec, const HostView& 
 // The destination's spec, derived from the source's *current* state
 // (query-hotpluggable-cpus), not from history: same machine, -smp and one
 // -device per hot-plugged CPU with the same driver, id and props.
-MachineSpec DestinationSpec(Machine& source, const std::string& destination_name,
+MachineSpec DestinationSpec(Vm& source, const std::string& destination_name,
                             const MigrationOptions& options);
 
 // What differs between two views of QEMU's vCPUs (slots by props; CPUs by

@@ -79,7 +79,7 @@ MachineSpec DestinationSpecFrom(const MachineSpec& source_spec, const HostView& 
   return spec;
 }
 
-MachineSpec DestinationSpec(Machine& source, const std::string& destination_name,
+MachineSpec DestinationSpec(Vm& source, const std::string& destination_name,
                             const MigrationOptions& options) {
   MachineSpec spec =
       DestinationSpecFrom(source.spec(), ReadHostView(source.Qmp()), destination_name, options);
