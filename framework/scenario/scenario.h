@@ -19,6 +19,7 @@
 #include "guest/cpuset.h"
 #include "scenario/scenario_error.h"
 #include "util/deadline.h"
+#include "util/line_pattern.h"
 #include "vm/cpu_props.h"
 #include "vm/machine_spec.h"
 #include "vm/migration.h"
@@ -100,6 +101,11 @@ struct SleepStep {
   Clock::duration duration{};
 };
 
+// A line the guest's console must print (vm/vm.h, Vm::WaitForConsoleLine).
+struct WaitForConsoleStep {
+  LinePattern pattern;
+};
+
 enum class StepKind {
   kHotplug,
   kUnplug,
@@ -112,6 +118,7 @@ enum class StepKind {
   kGuestLoad,
   kRepeat,
   kSleep,
+  kWaitForConsole,
 };
 // One row per step kind, the one place its word and default deadline are
 // kept (as kInvariants[] is for invariants). A new kind is an enum value, a
@@ -138,7 +145,8 @@ struct Step {
   // messages about them.
   std::map<std::string, SourceLocation> field_where;
   std::variant<HotplugStep, UnplugStep, SetOnlineStep, CheckStep, ExpectErrorStep,
-               ExpectFailureStep, MigrateStep, GuestLoadStep, RepeatStep, SleepStep>
+               ExpectFailureStep, MigrateStep, GuestLoadStep, RepeatStep, SleepStep,
+               WaitForConsoleStep>
       params;
 };
 
