@@ -120,6 +120,8 @@ enum class StepKind {
   kSleep,
   kWaitForConsole,
 };
+// The last enumerator, so that tests can walk every kind.
+inline constexpr StepKind kLastStepKind = StepKind::kWaitForConsole;
 // One row per step kind, the one place its word and default deadline are
 // kept (as kInvariants[] is for invariants). A new kind is an enum value, a
 // row, and its cases in the parser's and the executor's switches, which stay

@@ -11,6 +11,7 @@
 #include "report/artifacts.h"
 #include "scenario/topology.h"
 #include "util/log.h"
+#include "util/text.h"
 #include "util/wait.h"
 #include "vm/migration.h"
 #include "vm/serial_log.h"
@@ -409,7 +410,7 @@ json WaitForConsole(StepContext& ctx, const WaitForConsoleStep& w, const Deadlin
   json detail = {{"pattern", w.pattern.text()}, {"skipped", wait.skipped}};
   if (wait.line) {
     detail["line_number"] = wait.line->number;
-    detail["line"] = QuoteGuestLine(wait.line->text);
+    detail["line"] = TerminalSafe(wait.line->text);
     return detail;
   }
   ctx.failed_detail = detail;
