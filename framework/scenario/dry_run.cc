@@ -135,6 +135,7 @@ class DryRunner {
       }
       case StepKind::kCheck:
       case StepKind::kSleep:
+      case StepKind::kWaitForConsole:
         return;
     }
   }

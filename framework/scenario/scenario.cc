@@ -22,6 +22,7 @@ const std::vector<StepKindInfo>& StepKinds() {
       {StepKind::kGuestLoad, "guest_load", 2 * kAgentTimeout},
       {StepKind::kRepeat, "repeat", minutes(30)},
       {StepKind::kSleep, "sleep", minutes(1)},
+      {StepKind::kWaitForConsole, "wait_for_console", minutes(1)},
   };
   return kinds;
 }

@@ -19,6 +19,7 @@
 #include "guest/cpuset.h"
 #include "scenario/scenario_error.h"
 #include "util/deadline.h"
+#include "util/line_pattern.h"
 #include "vm/cpu_props.h"
 #include "vm/machine_spec.h"
 #include "vm/migration.h"
@@ -100,6 +101,11 @@ struct SleepStep {
   Clock::duration duration{};
 };
 
+// A line the guest's console must print (vm/vm.h, Vm::WaitForConsoleLine).
+struct WaitForConsoleStep {
+  LinePattern pattern;
+};
+
 enum class StepKind {
   kHotplug,
   kUnplug,
@@ -112,7 +118,10 @@ enum class StepKind {
   kGuestLoad,
   kRepeat,
   kSleep,
+  kWaitForConsole,
 };
+// The last enumerator, so that tests can walk every kind.
+inline constexpr StepKind kLastStepKind = StepKind::kWaitForConsole;
 // One row per step kind, the one place its word and default deadline are
 // kept (as kInvariants[] is for invariants). A new kind is an enum value, a
 // row, and its cases in the parser's and the executor's switches, which stay
@@ -138,7 +147,8 @@ struct Step {
   // messages about them.
   std::map<std::string, SourceLocation> field_where;
   std::variant<HotplugStep, UnplugStep, SetOnlineStep, CheckStep, ExpectErrorStep,
-               ExpectFailureStep, MigrateStep, GuestLoadStep, RepeatStep, SleepStep>
+               ExpectFailureStep, MigrateStep, GuestLoadStep, RepeatStep, SleepStep,
+               WaitForConsoleStep>
       params;
 };
 

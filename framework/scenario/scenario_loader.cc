@@ -236,6 +236,9 @@ class StepParser {
       case StepKind::kSleep:
         step.params = Sleep(anchor, params, step);
         break;
+      case StepKind::kWaitForConsole:
+        step.params = WaitForConsole(anchor, params, step);
+        break;
     }
     if (step.timeout == Clock::duration::zero()) step.timeout = DefaultTimeout(step);
     return step;
@@ -484,7 +487,7 @@ class StepParser {
     if (auto msg = m.Get("message")) e.message = msg->AsString();
     e.step.push_back(Inner(m.Require("step"), "expect_error",
                            {StepKind::kCheck, StepKind::kExpectError, StepKind::kExpectFailure,
-                            StepKind::kRepeat, StepKind::kSleep}));
+                            StepKind::kRepeat, StepKind::kSleep, StepKind::kWaitForConsole}));
     if (step.timeout == Clock::duration::zero()) step.timeout = e.step[0].timeout;
     if (step.name.empty()) step.name = "expect_error " + e.error_class + ": " + e.step[0].name;
     return e;
@@ -633,6 +636,18 @@ class StepParser {
     SleepStep s{v->AsDuration()};
     if (step.name.empty()) step.name = "sleep " + FormatDuration(s.duration);
     return s;
+  }
+
+  WaitForConsoleStep WaitForConsole(const YamlValue& anchor, const std::optional<YamlValue>& v,
+                                    Step& step) {
+    if (!v || !v->IsScalar() || v->IsNull()) {
+      anchor.Fail("wait_for_console needs a pattern, e.g. wait_for_console: 'CPU [0-9]+ is now offline'");
+    }
+    std::string why;
+    std::optional<LinePattern> pattern = LinePattern::Compile(v->AsString(), &why);
+    if (!pattern) v->Fail(why);
+    if (step.name.empty()) step.name = "wait_for_console " + QuotedForMessage(pattern->text());
+    return {*pattern};
   }
 };
 

@@ -11,8 +11,10 @@
 #include "report/artifacts.h"
 #include "scenario/topology.h"
 #include "util/log.h"
+#include "util/text.h"
 #include "util/wait.h"
 #include "vm/migration.h"
+#include "vm/serial_log.h"
 
 namespace cpuhp {
 namespace {
@@ -399,6 +401,31 @@ json Sleep(StepContext& ctx, const SleepStep& s, const Deadline& deadline) {
   return json::object();
 }
 
+// Console lines quoted when a wait finds none: enough to see where the guest
+// got to, few enough to read.
+constexpr int kConsoleLinesInError = 10;
+
+json WaitForConsole(StepContext& ctx, const WaitForConsoleStep& w, const Deadline& deadline) {
+  ConsoleLineWait wait = ctx.vm->WaitForConsoleLine(w.pattern, deadline);
+  json detail = {{"pattern", w.pattern.text()}, {"skipped", wait.skipped}};
+  if (wait.line) {
+    detail["line_number"] = wait.line->number;
+    detail["line"] = TerminalSafe(wait.line->text);
+    return detail;
+  }
+  ctx.failed_detail = detail;
+  std::string why = "no console line matched '" + w.pattern.text() + "' " +
+                    (wait.ended ? "before the console closed" : "before the step's deadline") +
+                    " (read up to line " + std::to_string(wait.last_number) + ")";
+  if (wait.skipped > 0) {
+    why += "; " + std::to_string(wait.skipped) + " lines scrolled away unread";
+  }
+  const std::string tail = ctx.vm->SerialTail(kConsoleLinesInError);
+  if (!tail.empty()) why += "\nserial.log (last lines):\n" + tail;
+  if (wait.ended) throw ConnectionError(why);
+  throw TimeoutError(why);
+}
+
 }  // namespace
 
 Classified Classify(const std::exception& e) {
@@ -436,6 +463,8 @@ json ExecuteStep(StepContext& ctx, const Step& step, const std::string& path,
       return Repeat(ctx, std::get<RepeatStep>(step.params), path, deadline);
     case StepKind::kSleep:
       return Sleep(ctx, std::get<SleepStep>(step.params), deadline);
+    case StepKind::kWaitForConsole:
+      return WaitForConsole(ctx, std::get<WaitForConsoleStep>(step.params), deadline);
   }
   throw Error("step " + path + ": unknown step kind");
 }

@@ -95,6 +95,14 @@ std::string Machine::SerialTail(int lines) const {
   return TailOfFile(paths_.serial_log, lines);
 }
 
+ConsoleLineWait Machine::WaitForConsoleLine(const LinePattern& pattern, const Deadline& deadline) {
+  if (!serial_pump_) throw Error("vm " + name() + ": no console to read (not launched, or shut down)");
+  ConsoleLineWait wait = serial_pump_->WaitForLine(
+      console_matched_, [&](std::string_view line) { return pattern.Matches(line); }, deadline);
+  if (wait.line) console_matched_ = wait.line->number;
+  return wait;
+}
+
 std::string Machine::GuestKernelDiagnosis() const {
   std::error_code absent;
   if (!std::filesystem::exists(paths_.serial_log, absent)) return "";  // QEMU never started

@@ -86,6 +86,7 @@ class Machine final : public Vm {
   std::string GuestKernelDiagnosis() const override;
   // QEMU start to agent answering, once launched.
   Clock::duration boot_time() const override { return boot_time_; }
+  ConsoleLineWait WaitForConsoleLine(const LinePattern& pattern, const Deadline& deadline) override;
   std::optional<pid_t> pid() const;
 
   // Adds "vm NAME: <state>" and the serial/qemu log tails to an error.
@@ -115,6 +116,7 @@ class Machine final : public Vm {
   std::unique_ptr<CpuHotplug> hotplug_;  // over qmp_
   Clock::time_point started_;
   Clock::duration boot_time_{};
+  uint64_t console_matched_ = 0;  // the line the last WaitForConsoleLine returned
 };
 
 }  // namespace cpuhp

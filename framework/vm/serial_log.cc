@@ -168,13 +168,85 @@ SerialLogPump::~SerialLogPump() {
 bool SerialLogPump::WaitForEnd(const Deadline& deadline) {
   std::unique_lock lock(mu_);
   if (deadline.IsNever()) {
-    ended_cv_.wait(lock, [&] { return ended_; });
+    changed_cv_.wait(lock, [&] { return ended_; });
     return true;
   }
-  return ended_cv_.wait_until(lock, deadline.at(), [&] { return ended_; });
+  return changed_cv_.wait_until(lock, deadline.at(), [&] { return ended_; });
+}
+
+ConsoleLineWait SerialLogPump::WaitForLine(uint64_t after,
+                                           const std::function<bool(std::string_view)>& accept,
+                                           const Deadline& deadline) {
+  ConsoleLineWait result;
+  result.last_number = after;
+  for (;;) {
+    std::vector<ConsoleLine> fresh;
+    bool ended;
+    {
+      std::unique_lock lock(mu_);
+      auto has_news = [&] { return ended_ || line_count_ > result.last_number; };
+      if (deadline.IsNever()) {
+        changed_cv_.wait(lock, has_news);
+      } else if (!changed_cv_.wait_until(lock, deadline.at(), has_news)) {
+        return result;
+      }
+      const uint64_t oldest_kept = lines_.empty() ? line_count_ + 1 : lines_.front().number;
+      if (oldest_kept > result.last_number + 1) {
+        result.skipped += oldest_kept - result.last_number - 1;
+        result.last_number = oldest_kept - 1;
+      }
+      for (const ConsoleLine& line : lines_) {
+        if (line.number > result.last_number) fresh.push_back(line);
+      }
+      ended = ended_;
+    }
+    // Matched without the lock: a slow pattern must not stall the pump, which
+    // would stall the guest's console.
+    for (ConsoleLine& line : fresh) {
+      result.last_number = line.number;
+      if (accept(line.text)) {
+        result.line = std::move(line);
+        return result;
+      }
+    }
+    if (ended) {
+      result.ended = true;
+      return result;
+    }
+  }
+}
+
+std::vector<ConsoleLine> SerialLogPump::LastLines(size_t n) const {
+  std::lock_guard lock(mu_);
+  n = std::min(n, lines_.size());
+  return {lines_.end() - static_cast<std::ptrdiff_t>(n), lines_.end()};
+}
+
+void SerialLogPump::KeepLines(std::string_view bytes) {
+  while (!bytes.empty()) {
+    const size_t newline = bytes.find('\n');
+    std::string_view piece = bytes.substr(0, newline);
+    const size_t room = kMaxLineBytes - std::min(kMaxLineBytes, partial_line_.size());
+    partial_line_.append(piece.substr(0, room));
+    if (newline == std::string_view::npos) return;
+    EndLine();
+    bytes.remove_prefix(newline + 1);
+  }
+}
+
+void SerialLogPump::EndLine() {
+  if (!partial_line_.empty() && partial_line_.back() == '\r') {
+    partial_line_.pop_back();
+  }
+  std::lock_guard lock(mu_);
+  lines_.push_back({++line_count_, std::move(partial_line_)});
+  if (lines_.size() > kKeptLines) lines_.pop_front();
+  partial_line_.clear();
+  changed_cv_.notify_all();
 }
 
 void SerialLogPump::Take(std::string_view bytes) {
+  KeepLines(bytes);
   if (head_written_ < limits_.head) {
     const size_t n = std::min(bytes.size(), limits_.head - head_written_);
     // A file that cannot take more (a full disk) ends the head early.
@@ -222,10 +294,11 @@ void SerialLogPump::Run() {
     drained += stopping ? static_cast<size_t>(n) : 0;
     if (drained >= kMaxDrainOnStop) break;
   }
+  if (!partial_line_.empty()) EndLine();
   Finish();
   std::lock_guard lock(mu_);
   ended_ = true;
-  ended_cv_.notify_all();
+  changed_cv_.notify_all();
 }
 
 }  // namespace cpuhp

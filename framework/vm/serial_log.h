@@ -2,12 +2,16 @@
 #pragma once
 
 #include <condition_variable>
+#include <cstdint>
+#include <deque>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "util/deadline.h"
 #include "util/fd.h"
@@ -59,6 +63,21 @@ struct SerialLogLimits {
 // Starts the line written where the head ends.
 inline constexpr std::string_view kSerialLogCutMarker = "[cpuhp: serial.log cut here:";
 
+// One line of a guest's console, numbered from 1 in the order printed,
+// without its line ending; cut at SerialLogPump::kMaxLineBytes.
+struct ConsoleLine {
+  uint64_t number = 0;
+  std::string text;
+};
+
+// What SerialLogPump::WaitForLine found.
+struct ConsoleLineWait {
+  std::optional<ConsoleLine> line;  // the first line accepted; nullopt if none was
+  uint64_t last_number = 0;         // the last line looked at (or skipped)
+  uint64_t skipped = 0;             // lines that left the kept window before they were looked at
+  bool ended = false;               // the console closed before a line was accepted
+};
+
 // Copies a guest's console from the socket QEMU writes it to into
 // serial.log, on a thread of its own. Bytes go to the file as they arrive (a
 // crash of the guest, QEMU or cpuhp leaves all that came on disk), up to the
@@ -83,9 +102,28 @@ class SerialLogPump {
   // at the deadline.
   bool WaitForEnd(const Deadline& deadline);
 
+  // Lines kept for WaitForLine and LastLines, and the most of a line that is
+  // kept (the rest is dropped). Both bound what a guest that prints forever,
+  // or one line without end, costs; and a regex only ever reads one line of at
+  // most kMaxLineBytes, so its backtracking stays bounded.
+  static constexpr size_t kKeptLines = 4096;
+  static constexpr size_t kMaxLineBytes = 4096;
+
+  // Waits for the first complete line numbered after `after` that `accept`
+  // takes: those already kept first, then as they arrive, until the deadline
+  // or the end of the console (whose unfinished last line then counts as a
+  // line). `accept` runs on the caller's thread, never while the pump waits
+  // for it.
+  ConsoleLineWait WaitForLine(uint64_t after, const std::function<bool(std::string_view)>& accept,
+                              const Deadline& deadline);
+  // The last `n` complete lines kept (fewer when fewer came).
+  std::vector<ConsoleLine> LastLines(size_t n) const;
+
  private:
   void Run();
   void Take(std::string_view bytes);
+  void KeepLines(std::string_view bytes);
+  void EndLine();
   void Finish();
 
   UniqueFd console_;
@@ -95,9 +133,12 @@ class SerialLogPump {
   size_t head_written_ = 0;
   size_t past_head_ = 0;  // bytes beyond the head, of which tail_ keeps the last
   std::string tail_;
-  std::mutex mu_;
-  std::condition_variable ended_cv_;
+  std::string partial_line_;  // pump thread only
+  mutable std::mutex mu_;
+  std::condition_variable changed_cv_;  // the console ended, or a line came
   bool ended_ = false;
+  std::deque<ConsoleLine> lines_;  // guarded by mu_
+  uint64_t line_count_ = 0;        // guarded by mu_
   std::thread thread_;
 };
 

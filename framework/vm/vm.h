@@ -29,10 +29,12 @@
 #include "guest/agent_link.h"
 #include "qmp/qmp_link.h"
 #include "util/deadline.h"
+#include "util/line_pattern.h"
 #include "util/transcript.h"
 #include "vm/accel_probe.h"
 #include "vm/cpu_hotplug.h"
 #include "vm/machine_spec.h"
+#include "vm/serial_log.h"
 
 namespace cpuhp {
 
@@ -79,6 +81,13 @@ class Vm {
   // "\nguest kernel in trouble: <first lockup/stall/BUG line>" and, where
   // the pattern is a known one, what it points to; "" when the console is clean.
   virtual std::string GuestKernelDiagnosis() const = 0;
+  // Waits for the guest's console to print a line that `pattern` matches,
+  // reading the console in order: only lines after the one the previous
+  // successful wait returned count (the first wait reads from the start of
+  // the boot). Returns what the wait found: no `line` when the deadline
+  // passed or the console ended first. Throws Error before Launch() and
+  // after Shutdown().
+  virtual ConsoleLineWait WaitForConsoleLine(const LinePattern& pattern, const Deadline& deadline) = 0;
   // Start to agent answering, once launched.
   virtual Clock::duration boot_time() const = 0;
   // Adds "vm NAME: <state>" and the backend's log tails to an error.

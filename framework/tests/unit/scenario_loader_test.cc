@@ -501,7 +501,7 @@ TEST(Topology, ResolvesAsQemuDoes) {
 // default deadline; the parser accepts exactly those words.
 TEST(StepKindTableTest, EveryKindHasOneRowAndItsWordReadsBack) {
   std::set<std::string> words;
-  for (int k = 0; k <= static_cast<int>(StepKind::kSleep); ++k) {
+  for (int k = 0; k <= static_cast<int>(kLastStepKind); ++k) {
     auto kind = static_cast<StepKind>(k);
     const StepKindInfo& info = StepKindInfoOf(kind);
     EXPECT_EQ(info.kind, kind);

@@ -1,7 +1,8 @@
 // Kernel distress found in real guest console output.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
+
+#include <thread>
 
 #include "util/fd.h"
 #include "util/temp_dir.h"
@@ -116,6 +117,71 @@ TEST_F(SerialLogPumpTest, StopsWhileTheGuestEndStaysOpenKeepingWhatCame) {
   EXPECT_FALSE(pump_->WaitForEnd(Deadline::AfterUnscaled(std::chrono::milliseconds(50))));
   pump_.reset();  // joins although QEMU (the guest end) never closed
   EXPECT_EQ(ReadFileToString(log_), "still booting\n");
+}
+
+// What a wait_for_console step sees: the lines the pump keeps.
+TEST_F(SerialLogPumpTest, WaitsForALineThatComesLaterAndNumbersLinesFromOne) {
+  Start();
+  GuestWrites("[    0.1] smpboot: CPU0: Intel\r\n");
+  std::thread guest([&] {
+    ::usleep(100000);
+    GuestWrites("[    5.0] smpboot: CPU 2 is now offline\r\n");
+  });
+  ConsoleLineWait wait = pump_->WaitForLine(
+      0, [](std::string_view line) { return line.find("is now offline") != line.npos; },
+      Deadline::After(std::chrono::seconds(10)));
+  guest.join();
+  ASSERT_TRUE(wait.line.has_value());
+  EXPECT_EQ(wait.line->number, 2u);
+  EXPECT_EQ(wait.line->text, "[    5.0] smpboot: CPU 2 is now offline");  // no \r
+  EXPECT_EQ(wait.last_number, 2u);
+  EXPECT_FALSE(wait.ended);
+}
+
+TEST_F(SerialLogPumpTest, AWaitStartsAfterTheLineGivenSoAMatchIsNotSeenTwice) {
+  Start();
+  GuestWrites("ready\nready\n");
+  auto is_ready = [](std::string_view line) { return line == "ready"; };
+  const Deadline soon = Deadline::AfterUnscaled(std::chrono::milliseconds(200));
+  ConsoleLineWait first = pump_->WaitForLine(0, is_ready, Deadline::After(std::chrono::seconds(10)));
+  ASSERT_TRUE(first.line.has_value());
+  ConsoleLineWait second = pump_->WaitForLine(first.line->number, is_ready, soon);
+  ASSERT_TRUE(second.line.has_value());
+  EXPECT_EQ(second.line->number, 2u);
+  ConsoleLineWait third = pump_->WaitForLine(second.line->number, is_ready, soon);
+  EXPECT_FALSE(third.line.has_value());
+  EXPECT_EQ(third.last_number, 2u);
+  EXPECT_TRUE(soon.Expired());
+}
+
+TEST_F(SerialLogPumpTest, AConsoleThatEndsEndsTheWaitAndItsUnfinishedLineCounts) {
+  Start();
+  GuestWrites("login: ");
+  guest_.reset();
+  ConsoleLineWait wait = pump_->WaitForLine(
+      0, [](std::string_view line) { return line == "never"; }, Deadline::After(std::chrono::seconds(10)));
+  EXPECT_FALSE(wait.line.has_value());
+  EXPECT_TRUE(wait.ended);
+  ASSERT_EQ(pump_->LastLines(5).size(), 1u);
+  EXPECT_EQ(pump_->LastLines(5)[0].text, "login: ");
+}
+
+TEST_F(SerialLogPumpTest, KeepsTheLastLinesCutShortAndCountsThoseThatScrolledAway) {
+  Start();
+  const size_t extra = 10;
+  std::string flood;
+  for (size_t i = 1; i <= SerialLogPump::kKeptLines + extra; ++i) flood += "line " + std::to_string(i) + "\n";
+  GuestWrites(flood);
+  GuestWrites(std::string(3 * SerialLogPump::kMaxLineBytes, 'a') + "\n");
+  guest_.reset();
+  ASSERT_TRUE(pump_->WaitForEnd(Deadline::After(std::chrono::seconds(10))));
+  ConsoleLineWait wait = pump_->WaitForLine(
+      0, [](std::string_view line) { return line.starts_with("aaa"); }, Deadline::After(std::chrono::seconds(10)));
+  ASSERT_TRUE(wait.line.has_value());
+  EXPECT_EQ(wait.line->number, SerialLogPump::kKeptLines + extra + 1);
+  EXPECT_EQ(wait.line->text.size(), SerialLogPump::kMaxLineBytes);
+  EXPECT_EQ(wait.skipped, extra + 1);  // lines 1..11 had gone when the wait began
+  EXPECT_EQ(pump_->LastLines(2)[0].text, "line " + std::to_string(SerialLogPump::kKeptLines + extra));
 }
 
 }  // namespace

@@ -130,6 +130,12 @@ class RecordedVm : public Vm {
   std::string SerialTail(int) const override { return ""; }
   std::string GuestKernelDiagnosis() const override { return ""; }
   Clock::duration boot_time() const override { return {}; }
+  // A capture has no console: it has ended before any line.
+  ConsoleLineWait WaitForConsoleLine(const LinePattern&, const Deadline&) override {
+    ConsoleLineWait none;
+    none.ended = true;
+    return none;
+  }
   void AddContext(Error& e) override { e.AddContext("vm " + name() + ": a recording"); }
 
  private:

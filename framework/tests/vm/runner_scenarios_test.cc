@@ -156,6 +156,31 @@ steps:
   EXPECT_NE(r.failure->message.find("cpu2 is not present in the guest"), std::string::npos);
 }
 
+// The console is read in order: a line is matched once, and what the kernel
+// prints for a hotplug comes after the boot's lines.
+TEST_F(RunnerTest, WaitForConsoleReadsTheConsoleInOrder) {
+  RunResult r = Run("console", R"(
+machine: {smp: {cpus: 1, maxcpus: 2}}
+steps:
+  - wait_for_console: '^cpuhp-guest-ready'
+  - expect_failure:
+      error: timeout
+      message: "no console line matched '^cpuhp-guest-ready' before the step's deadline"
+      step: {wait_for_console: '^cpuhp-guest-ready', timeout: 2s}
+  - hotplug: {count: 1, online: true}
+  - wait_for_console: 'smpboot: Booting Node [0-9]+ Processor 1 APIC'
+  - check
+)");
+  ASSERT_TRUE(r.Passed()) << r.FailureLine();
+  const nlohmann::json& ready = StepAt(r, "1").detail;
+  EXPECT_EQ(ready["line"], "cpuhp-guest-ready");
+  EXPECT_EQ(ready["pattern"], "^cpuhp-guest-ready");
+  const nlohmann::json& booted = StepAt(r, "4").detail;
+  EXPECT_GT(booted["line_number"].get<uint64_t>(), ready["line_number"].get<uint64_t>());
+  EXPECT_NE(booted["line"].get<std::string>().find("Processor 1 APIC"), std::string::npos);
+  EXPECT_EQ(booted["skipped"], 0);
+}
+
 class GuestLoadTest : public testing::VmTest {};
 
 TEST_F(GuestLoadTest, BusyLoopsRunUntilStopped) {
