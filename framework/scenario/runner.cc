@@ -12,6 +12,7 @@
 #include "report/spec_json.h"
 #include "scenario/guest_load.h"
 #include "scenario/topology.h"
+#include "util/file.h"
 #include "util/log.h"
 #include "util/wait.h"
 #include "vm/cpu_hotplug.h"

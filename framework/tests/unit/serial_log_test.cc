@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "util/fd.h"
+#include "util/file.h"
 #include "util/temp_dir.h"
 #include "vm/serial_log.h"
 
