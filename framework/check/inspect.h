@@ -11,39 +11,20 @@
 //   $ cpuhp inspect --qmp /tmp/vm.qmp --qga /tmp/vm.qga
 //   $ cpuhp inspect --qmp /tmp/vm.qmp --qga /tmp/vm.qga --json | jq .check.passed
 //
-// The logic lives in the library (testable, reusable by other commands); the
-// CLI's inspect_command.cc only hands it std::cout and std::cerr.
+// Reading and comparing the views lives here (testable, reusable by other
+// commands); the command line, its parsing and its exit codes are
+// cli/inspect_command.h's.
 #pragma once
 
-#include <iosfwd>
+#include <filesystem>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <string>
-#include <vector>
 
 #include "check/checker.h"
 #include "guest/agent_client.h"
 #include "qmp/qmp_client.h"
 
 namespace cpuhp {
-
-struct InspectOptions {
-  std::string qmp_socket;
-  std::string qga_socket;
-  bool json = false;
-  // --maxcpus N: what the VM is meant to have (checked against QEMU and the guest).
-  std::optional<int> maxcpus;
-  // --only a,b: the invariants to evaluate (all by default).
-  std::vector<std::string> only;
-  // --timeout SECONDS: for connecting and for each read (scaled by CPUHP_TIMEOUT_SCALE).
-  Clock::duration timeout = kAgentTimeout;
-};
-
-// Parses the words after `inspect`. On bad usage returns nullopt and sets
-// *error to what was wrong.
-std::optional<InspectOptions> ParseInspectArgs(const std::vector<std::string>& args,
-                                               std::string* error);
-std::string InspectUsage();
 
 // Both views, the verdict, and how long the guest snapshot took to read.
 struct Inspection {
@@ -57,6 +38,12 @@ struct Inspection {
 // ReadGuestSnapshot throw, and Error for an unknown invariant in `options.only`.
 Inspection Inspect(QmpLink& qmp, AgentLink& agent, const CheckOptions& options,
                    const Deadline& deadline);
+// Connects to the VM's QMP and agent sockets and handshakes with both
+// within `timeout`, then Inspect()s it with four times that for the guest's
+// snapshot. Throws what the connections and Inspect() throw.
+Inspection InspectRunningVm(const std::filesystem::path& qmp_socket,
+                            const std::filesystem::path& qga_socket, const CheckOptions& options,
+                            Clock::duration timeout);
 
 // The human-readable report: a summary of each side, one table row per
 // slot (with the guest CPU it maps to) and per unmatched guest CPU, then each
@@ -64,9 +51,5 @@ Inspection Inspect(QmpLink& qmp, AgentLink& agent, const CheckOptions& options,
 std::string FormatInspection(const Inspection& inspection);
 // {"host": ..., "guest": ..., "mapping": ..., "check": ..., "snapshot_seconds": ...}
 nlohmann::json ToJson(const Inspection& inspection);
-
-// The whole command: returns 0 when consistent, 1 when not, 2 on bad usage or
-// when the VM cannot be reached or read (the reason goes to `err`).
-int RunInspect(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace cpuhp

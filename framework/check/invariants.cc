@@ -11,6 +11,7 @@
 #include "check/checker.h"
 #include "check/cpu_mapping.h"
 #include "util/error.h"
+#include "util/text.h"
 
 namespace cpuhp {
 namespace {
@@ -74,12 +75,6 @@ std::string StateText(const GuestSnapshot& g, int number) {
 CpuSet Keys(const std::map<int, GuestCpu>& cpus) {
   CpuSet out;
   for (const auto& [id, cpu] : cpus) out.Insert(id);
-  return out;
-}
-
-std::string Join(const std::vector<std::string>& items, const std::string& sep = ", ") {
-  std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : sep) + i;
   return out;
 }
 

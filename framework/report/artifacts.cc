@@ -10,6 +10,7 @@
 
 #include "util/error.h"
 #include "util/fd.h"
+#include "util/file.h"
 
 namespace cpuhp {
 namespace {

@@ -8,6 +8,7 @@
 #include "report/spec_json.h"
 #include "scenario/step_actions.h"
 #include "scenario/topology.h"
+#include "util/file.h"
 #include "util/log.h"
 #include "vm/guest_kit.h"
 #include "vm/vm.h"

@@ -10,6 +10,7 @@
 #include "scenario/duration.h"
 #include "scenario/topology.h"
 #include "scenario/yaml_value.h"
+#include "util/text.h"
 
 namespace cpuhp {
 namespace {
@@ -107,15 +108,6 @@ std::string DirectoryNameProblem(const std::string& name) {
   return "";
 }
 
-std::string JoinWords(const std::vector<std::string>& words, const std::string& sep = ", ") {
-  std::string out;
-  for (const auto& w : words) {
-    if (!out.empty()) out += sep;
-    out += w;
-  }
-  return out;
-}
-
 class StepParser {
  public:
   // `file_steps`: the steps parsed for the file's earlier runs, updated.
@@ -156,7 +148,7 @@ class StepParser {
         std::string hint = NearestWord(item.Scalar(), StepKindWords());
         item.Fail("unknown step '" + item.Scalar() + "'" +
                   (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
-                  "; steps: " + JoinWords(StepKindWords()));
+                  "; steps: " + Join(StepKindWords()));
       }
       step.kind = *kind;
     } else if (item.IsMap()) {
@@ -177,7 +169,7 @@ class StepParser {
         params = value;
       }
       if (!found) {
-        item.Fail("a step needs an action, one of: " + JoinWords(StepKindWords()));
+        item.Fail("a step needs an action, one of: " + Join(StepKindWords()));
       }
       if (auto name = m.Get("name")) {
         step.name = name->AsString();
@@ -373,7 +365,7 @@ class StepParser {
       if (u.all)
         step.name = "unplug all";
       else if (!u.ids.empty())
-        step.name = "unplug " + JoinWords(u.ids, ",");
+        step.name = "unplug " + Join(u.ids, ",");
       else if (u.props)
         step.name = "unplug " + DescribeProps(*u.props);
       else
@@ -446,7 +438,7 @@ class StepParser {
             std::string hint = NearestWord(name, known);
             n.Fail("unknown invariant '" + name + "'" +
                    (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
-                   "; invariants: " + JoinWords(known));
+                   "; invariants: " + Join(known));
           }
           c.only.push_back(name);
         }
@@ -454,7 +446,7 @@ class StepParser {
       }
       if (auto settle = m.Get("settle")) c.settle = settle->AsBool();
     }
-    if (step.name.empty()) step.name = c.only.empty() ? "check" : "check " + JoinWords(c.only, ",");
+    if (step.name.empty()) step.name = c.only.empty() ? "check" : "check " + Join(c.only, ",");
     return c;
   }
 
@@ -509,7 +501,7 @@ class StepParser {
         std::string hint = NearestWord(name, known);
         n.Fail("unknown invariant '" + name + "'" +
                (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
-               "; invariants: " + JoinWords(known));
+               "; invariants: " + Join(known));
       }
       f.invariants.push_back(name);
     };
@@ -536,7 +528,7 @@ class StepParser {
     }
     if (step.name.empty()) {
       step.name = "expect_failure" +
-                  (f.invariants.empty() ? std::string() : " " + JoinWords(f.invariants, ",")) +
+                  (f.invariants.empty() ? std::string() : " " + Join(f.invariants, ",")) +
                   ": " + f.step[0].name;
     }
     return f;

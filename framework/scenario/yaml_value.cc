@@ -7,21 +7,12 @@
 #include <set>
 
 #include "scenario/duration.h"
+#include "util/text.h"
 
 namespace cpuhp {
 namespace {
 
 std::string Quoted(const std::string& s) { return QuotedForMessage(s); }
-
-template <typename Words>
-std::string JoinQuoted(const Words& words) {
-  std::string out;
-  for (const auto& w : words) {
-    if (!out.empty()) out += ", ";
-    out += w;
-  }
-  return out;
-}
 
 // The name in "${name}" at `text[at]`, or "" if there is none.
 std::string VariableAt(const std::string& text, size_t at, size_t* end) {
@@ -174,7 +165,7 @@ std::string YamlValue::AsEnum(std::initializer_list<const char*> choices) const 
       if (node_.Scalar() == c) return c;
     }
   }
-  Fail("expected one of " + JoinQuoted(choices) + ", got " + TypeName());
+  Fail("expected one of " + Join(choices) + ", got " + TypeName());
 }
 
 std::vector<YamlValue> YamlValue::Items() const {
@@ -206,7 +197,7 @@ YamlMap YamlValue::AsMap(const std::vector<std::string>& known) const {
       throw ScenarioError(at, "unknown key '" + name + "' in " +
                                   (path_.empty() ? std::string("the scenario") : path_) +
                                   (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
-                                  "; allowed: " + JoinQuoted(known));
+                                  "; allowed: " + Join(known));
     }
     if (auto seen = first_line.find(name); seen != first_line.end()) {
       throw ScenarioError(at, "duplicate key '" + name + "' in " +

@@ -10,6 +10,9 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "util/exit_status.h"
 
 namespace cpuhp {
 
@@ -83,11 +86,28 @@ class SystemError : public Error {
   int err_;
 };
 
-// QEMU could not be started, or died before it was usable.
+// What a LaunchError knows of the failed start, as QEMU's Python
+// VMLaunchFailure(exitcode, command, output) does: a caller branches on these,
+// never on the message. Each is empty where it is not known (no process was
+// started, no log was written).
+struct LaunchDetails {
+  std::vector<std::string> command = {};   // the argv that was run
+  std::optional<ExitStatus> exit_status = {};  // how it ended (a SIGKILL when cpuhp gave up on it)
+  std::string qemu_log_tail = {};          // the last lines of its stdout and stderr
+  std::string serial_tail = {};            // the last lines of the guest's console
+};
+
+// QEMU could not be started, or died before it was usable. The message
+// already says everything in details() that is worth reading.
 class LaunchError : public Error {
  public:
-  using Error::Error;
+  explicit LaunchError(std::string message, LaunchDetails details = {})
+      : Error(std::move(message)), details_(std::move(details)) {}
   FailureKind kind() const override { return FailureKind::kLaunch; }
+  const LaunchDetails& details() const { return details_; }
+
+ private:
+  LaunchDetails details_;
 };
 
 // A check found the guest and QEMU disagreeing, or a step's expectation unmet.

@@ -50,19 +50,4 @@ std::pair<UniqueFd, UniqueFd> SocketPair();
 // TimeoutError, ConnectionError (EPIPE) or SystemError.
 void WriteAll(int fd, std::string_view data, const Deadline& deadline);
 
-// Reads the whole (small) local file; throws SystemError naming it.
-std::string ReadFileToString(const std::filesystem::path& path);
-// The last `lines` lines of a local text file ("" if it cannot be read),
-// from at most its last kTailMaxBytes: a line longer than kTailMaxLineBytes,
-// or one that starts before that window, is cut and ends in kTailCutMarker.
-// Bounded whatever a guest wrote into the file.
-//
-// Tails go into error messages, result.json and junit.xml: 64 KiB holds any
-// useful number of console lines, and no console or QEMU line worth quoting
-// (an oops line, an error naming a -device argument) is longer than 4 KiB.
-inline constexpr size_t kTailMaxBytes = 64 << 10;
-inline constexpr size_t kTailMaxLineBytes = 4 << 10;
-inline constexpr std::string_view kTailCutMarker = " [cpuhp: line cut]";
-std::string TailOfFile(const std::filesystem::path& path, int lines);
-
 }  // namespace cpuhp

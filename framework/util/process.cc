@@ -160,7 +160,8 @@ Process Process::Spawn(const ProcessOptions& options) {
   if (n == sizeof child_errno) {
     // The child is at its _exit(127); the destructor kills and reaps it if not.
     proc.Wait(Deadline::AfterUnscaled(kReapAfterKillTimeout));
-    throw LaunchError("cannot execute " + options.argv[0] + ": " + std::strerror(child_errno));
+    throw LaunchError("cannot execute " + options.argv[0] + ": " + std::strerror(child_errno),
+                      {.command = options.argv});
   }
   if (!proc.pidfd_) throw SystemError("pidfd_open", open_errno);
   return proc;

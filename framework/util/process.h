@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "util/deadline.h"
+#include "util/exit_status.h"
 #include "util/fd.h"
 
 namespace cpuhp {
@@ -44,14 +45,6 @@ struct ProcessOptions {
   // fds the child inherits at the same numbers (their CLOEXEC is cleared in
   // the child); every other fd above stderr is closed at exec.
   std::vector<int> inherit_fds = {};
-};
-
-// How a process ended.
-struct ExitStatus {
-  int code = -1;    // exit code, or -1 when killed by a signal
-  int signal = 0;   // the signal that killed it, or 0
-  bool Success() const { return code == 0; }
-  std::string Describe() const;  // "exit code 1" / "killed by signal 9 (Killed)"
 };
 
 class Process {

@@ -1,7 +1,9 @@
-// Guest-controlled text on its way into messages, reports and onto
-// terminals: strict UTF-8 decoding (shared by the JSON framing and the JUnit
-// writer) and a one-line, control-free form for terminals.
+// Text on its way into messages, reports and onto terminals: lists joined
+// for a message, strict UTF-8 decoding of guest-controlled text (shared by
+// the JSON framing and the JUnit writer) and a one-line, control-free form
+// for terminals.
 //
+//   throw Error("unknown invariant (known: " + Join(InvariantNames()) + ")");
 //   std::fputs(TerminalSafe(result.FailureLine()).c_str(), stderr);
 #pragma once
 
@@ -10,6 +12,18 @@
 #include <string_view>
 
 namespace cpuhp {
+
+// The items (strings or C strings) with `sep` between them: "a, b, c"; ""
+// for none.
+template <typename Items>
+std::string Join(const Items& items, std::string_view sep = ", ") {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += sep;
+    out += item;
+  }
+  return out;
+}
 
 // The length (1-4) of the well-formed UTF-8 sequence at s[i], with its code
 // point in *cp; 0 for anything else: a stray continuation byte, a truncated

@@ -18,6 +18,7 @@
 
 #include "util/error.h"
 #include "util/fd.h"
+#include "util/file.h"
 #include "util/log.h"
 #include "util/process.h"
 #include "util/temp_dir.h"

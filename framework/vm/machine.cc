@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "util/fd.h"
+#include "util/file.h"
 #include "util/log.h"
 #include "vm/migration.h"
 #include "vm/qemu_info.h"
@@ -118,6 +119,10 @@ std::string Machine::GuestKernelDiagnosis() const {
   return out;
 }
 
+std::string Machine::QemuLogTail() const {
+  return TailOfFile(artifacts_dir_ / "qemu.log", kContextQemuLogLines);
+}
+
 void Machine::AddContext(Error& e) {
   std::string state;
   if (!process_) {
@@ -128,18 +133,22 @@ void Machine::AddContext(Error& e) {
     state = "QEMU exited: " + process_->status()->Describe();
   }
   std::string ctx = "vm " + name() + " (" + state + "), artifacts in " + artifacts_dir_.string();
-  std::string qemu_log = TailOfFile(artifacts_dir_ / "qemu.log", 10);
+  std::string qemu_log = QemuLogTail();
   if (!qemu_log.empty()) ctx += "\nqemu.log (last lines):\n" + qemu_log;
-  std::string serial = SerialTail(15);
+  std::string serial = SerialTail(kContextSerialLines);
   if (!serial.empty()) ctx += "\nserial.log (last lines):\n" + serial;
   ctx += GuestKernelDiagnosis();
   e.AddContext(ctx);
 }
 
 void Machine::FailLaunch(const std::string& why) {
-  LaunchError e("vm " + name() + ": " + why + "\n  command: " + ShellQuote(argv_));
   if (process_ && process_->Running()) process_->SignalGroup(SIGKILL);
   if (process_) process_->WaitAfterKill();
+  LaunchError e("vm " + name() + ": " + why + "\n  command: " + ShellQuote(argv_),
+                {.command = argv_,
+                 .exit_status = exit_status(),
+                 .qemu_log_tail = QemuLogTail(),
+                 .serial_tail = SerialTail(kContextSerialLines)});
   AddContext(e);
   hotplug_.reset();
   qmp_.reset();

@@ -93,8 +93,14 @@ class Machine final : public Vm {
   void AddContext(Error& e) override;
 
  private:
+  // How many lines of each log an error's context quotes.
+  static constexpr int kContextQemuLogLines = 10;
+  static constexpr int kContextSerialLines = 15;
+
   UniqueFd AcceptFromQemu(int listen_fd, const Deadline& deadline, const char* what);
+  // Kills QEMU and throws a LaunchError with its details and the context.
   [[noreturn]] void FailLaunch(const std::string& why);
+  std::string QemuLogTail() const;
   // Once QEMU is gone: lets the pump write the rest of the console, so that
   // what is read from serial.log ends where the guest's output ended.
   void SettleSerialLog() const;

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <map>
 
+#include "util/text.h"
 #include "vm/migration.h"
 
 namespace cpuhp {
@@ -9,12 +10,6 @@ namespace {
 
 constexpr std::string_view kPeripheral = "/machine/peripheral/";
 constexpr std::string_view kPeripheralAnon = "/machine/peripheral-anon/";
-
-std::string Join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
-  return out.empty() ? "none" : out;
-}
 
 }  // namespace
 
@@ -62,7 +57,7 @@ std::vector<CpuDevice> PluggedCpuDevices(const HostView& source, const SmpTopolo
       for (const auto& d : devices) ids.push_back(d.id);
       throw MigrationError("omit_cpu_devices names \"" + id +
                            "\", which is not a hot-plugged CPU of the source (plugged: " +
-                           Join(ids) + ")");
+                           (ids.empty() ? "none" : Join(ids)) + ")");
     }
     devices.erase(it);
   }

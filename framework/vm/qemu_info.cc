@@ -9,6 +9,7 @@
 #include "qmp/qmp_client.h"
 #include "util/error.h"
 #include "util/fd.h"
+#include "util/file.h"
 #include "util/process.h"
 #include "util/temp_dir.h"
 
@@ -39,16 +40,16 @@ QemuVersion QueryQemuVersion(const std::string& qemu_binary, const Deadline& dea
   TempDir dir(std::filesystem::temp_directory_path(), "cpuhp-version-");
   const auto socket = dir.path() / "qmp.sock";
   UniqueFd listen = ListenUnix(socket);
-  Process qemu = Process::Spawn(
-      {.argv = {qemu_binary, "-machine", "none", "-nodefaults", "-no-user-config", "-display", "none",
-                "-chardev", "socket,id=qmp0,path=" + socket.string(), "-mon",
-                "chardev=qmp0,mode=control"},
-       .output = dir.path() / "qemu.log"});
+  const std::vector<std::string> argv = {
+      qemu_binary, "-machine", "none", "-nodefaults", "-no-user-config", "-display", "none",
+      "-chardev", "socket,id=qmp0,path=" + socket.string(), "-mon", "chardev=qmp0,mode=control"};
+  Process qemu = Process::Spawn({.argv = argv, .output = dir.path() / "qemu.log"});
   auto fail = [&](const std::string& why) -> LaunchError {
     qemu.SignalGroup(SIGKILL);
     qemu.Wait(Deadline::AfterUnscaled(kQemuQuitTimeout));
     std::string log = TailOfFile(dir.path() / "qemu.log", 5);
-    return LaunchError(qemu_binary + ": " + why + (log.empty() ? "" : ":\n" + log));
+    return LaunchError(qemu_binary + ": " + why + (log.empty() ? "" : ":\n" + log),
+                       {.command = argv, .exit_status = qemu.status(), .qemu_log_tail = log});
   };
   UniqueFd conn = AcceptFromQemu(listen.get(), qemu, deadline);
   if (!conn && qemu.status()) throw fail("QEMU exited (" + qemu.status()->Describe() + ") before connecting QMP");

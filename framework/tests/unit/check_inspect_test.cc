@@ -7,6 +7,7 @@
 
 #include "captured_guest.h"
 #include "check/inspect.h"
+#include "cli/inspect_command.h"
 #include "util/temp_dir.h"
 
 namespace cpuhp::testing {

@@ -52,5 +52,25 @@ TEST(FailureKindTest, EachErrorTypeSaysItsKind) {
   EXPECT_EQ(kind_of(MigrationCheckFailure("x", {})), FailureKind::kCheck);
 }
 
+// Like QEMU's VMLaunchFailure(exitcode, command, output): what a caller
+// branches on is a field; the message stays what it was given, and context
+// added on the way up leaves the fields alone.
+TEST(FailureKindTest, ALaunchErrorKeepsItsExitStatusCommandAndTails) {
+  LaunchError e("vm a: QEMU exited",
+                {.command = {"qemu-system-x86_64", "-smp", "2"},
+                 .exit_status = ExitStatus{.code = 1},
+                 .qemu_log_tail = "qemu: bad option\n",
+                 .serial_tail = "Linux version\n"});
+  e.AddContext("more");
+  EXPECT_STREQ(e.what(), "vm a: QEMU exited\n  more");
+  const LaunchDetails& d = e.details();
+  EXPECT_EQ(d.command, (std::vector<std::string>{"qemu-system-x86_64", "-smp", "2"}));
+  ASSERT_TRUE(d.exit_status);
+  EXPECT_EQ(d.exit_status->Describe(), "exit code 1");
+  EXPECT_EQ(d.qemu_log_tail, "qemu: bad option\n");
+  EXPECT_EQ(d.serial_tail, "Linux version\n");
+  EXPECT_FALSE(LaunchError("x").details().exit_status) << "nothing known: empty fields";
+}
+
 }  // namespace
 }  // namespace cpuhp

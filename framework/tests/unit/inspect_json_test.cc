@@ -11,6 +11,7 @@
 
 #include "captured_guest.h"
 #include "check/inspect.h"
+#include "cli/inspect_command.h"
 #include "util/base64.h"
 #include "util/fd.h"
 #include "util/temp_dir.h"

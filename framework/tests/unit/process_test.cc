@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "util/error.h"
+#include "util/file.h"
 #include "util/temp_dir.h"
 
 namespace cpuhp {
@@ -36,6 +37,7 @@ TEST(ProcessTest, MissingProgramIsALaunchErrorNamingIt) {
     FAIL() << "expected LaunchError";
   } catch (const LaunchError& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/qemu-system-x86_64"), std::string::npos);
+    EXPECT_EQ(e.details().command, std::vector<std::string>{"/nonexistent/qemu-system-x86_64"});
   }
 }
 

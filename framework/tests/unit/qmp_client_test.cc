@@ -7,7 +7,7 @@
 #include <future>
 
 #include "fake_peer.h"
-#include "util/fd.h"
+#include "util/file.h"
 #include "util/temp_dir.h"
 
 namespace cpuhp {

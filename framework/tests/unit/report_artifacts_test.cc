@@ -12,7 +12,7 @@
 #include "report/artifacts.h"
 #include "scenario/runner.h"
 #include "util/error.h"
-#include "util/fd.h"
+#include "util/file.h"
 #include "util/temp_dir.h"
 
 namespace cpuhp {

@@ -13,7 +13,7 @@
 #include "report/junit.h"
 #include "report/progress.h"
 #include "report/summary.h"
-#include "util/fd.h"
+#include "util/file.h"
 #include "util/process.h"
 #include "util/temp_dir.h"
 

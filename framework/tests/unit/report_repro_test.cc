@@ -11,7 +11,7 @@
 #include "replay_spec.h"
 #include "report/spec_json.h"
 #include "util/error.h"
-#include "util/fd.h"
+#include "util/file.h"
 #include "util/process.h"
 #include "util/temp_dir.h"
 #include "util/transcript.h"

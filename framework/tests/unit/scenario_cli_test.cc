@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "report/artifacts.h"
-#include "util/fd.h"
+#include "util/file.h"
 #include "util/process.h"
 #include "util/temp_dir.h"
 

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "util/fd.h"
+#include "util/file.h"
 #include "util/temp_dir.h"
 #include "vm/serial_log.h"
 

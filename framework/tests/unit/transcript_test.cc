@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "report/repro.h"
-#include "util/fd.h"
+#include "util/file.h"
 #include "util/temp_dir.h"
 #include "util/transcript.h"
 

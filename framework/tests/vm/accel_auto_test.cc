@@ -10,7 +10,7 @@
 #include "report/artifacts.h"
 #include "scenario/runner.h"
 #include "scenario/scenario_loader.h"
-#include "util/fd.h"
+#include "util/file.h"
 #include "util/process.h"
 #include "vm/accel_probe.h"
 #include "vm/vm_fixture.h"

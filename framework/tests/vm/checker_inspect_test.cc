@@ -7,7 +7,9 @@
 #include <thread>
 
 #include "check/inspect.h"
+#include "cli/inspect_command.h"
 #include "util/fd.h"
+#include "util/file.h"
 #include "util/process.h"
 #include "util/temp_dir.h"
 #include "vm/cpu_hotplug.h"

@@ -255,6 +255,29 @@ bool AliveAndNotZombie(pid_t pid) {
 }
 
 // If cpuhp itself is SIGKILLed mid-boot (CI timeout, OOM killer), its QEMU must die too.
+// QEMU that rejects its command line dies during startup: Launch() throws a
+// LaunchError whose fields say how it ended, what was run and what QEMU said,
+// with nothing left running.
+TEST_F(HotplugE2eTest, AQemuThatCannotStartIsALaunchErrorWithItsExitCommandAndLog) {
+  MachineSpec spec = KitSpec("launch-fails", {.cpus = 1, .maxcpus = 2});
+  spec.extra_args = {"-device", "no-such-device-cpuhp"};
+  Machine vm(spec, TestArtifactsDir() / spec.name);
+  try {
+    vm.Launch();
+    FAIL() << "expected LaunchError";
+  } catch (const LaunchError& e) {
+    const LaunchDetails& d = e.details();
+    ASSERT_TRUE(d.exit_status) << e.what();
+    EXPECT_FALSE(d.exit_status->Success());
+    ASSERT_FALSE(d.command.empty());
+    EXPECT_EQ(d.command.front(), spec.qemu_binary);
+    EXPECT_EQ(d.command, vm.command_line());
+    EXPECT_NE(d.qemu_log_tail.find("no-such-device-cpuhp"), std::string::npos) << d.qemu_log_tail;
+    EXPECT_NE(std::string(e.what()).find(d.qemu_log_tail), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(vm.Running());
+}
+
 TEST(HotplugE2eOrphanTest, KillingTheFrameworkMidBootLeavesNoQemu) {
   MachineSpec spec = KitSpec("orphan", {.cpus = 1, .maxcpus = 2});
   auto dir = TestArtifactsDir();

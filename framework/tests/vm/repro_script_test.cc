@@ -9,7 +9,7 @@
 #include "report/repro.h"
 #include "scenario/runner.h"
 #include "scenario/scenario_loader.h"
-#include "util/fd.h"
+#include "util/file.h"
 #include "util/process.h"
 #include "vm/vm_fixture.h"
 

@@ -12,7 +12,7 @@
 #include "scenario/runner.h"
 #include "scenario/scenario_loader.h"
 #include "scenario/scheduler.h"
-#include "util/fd.h"
+#include "util/file.h"
 #include "util/process.h"
 #include "vm/vm_fixture.h"
 

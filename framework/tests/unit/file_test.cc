@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "util/fd.h"
+#include "util/file.h"
 #include "util/temp_dir.h"
 
 namespace cpuhp {
