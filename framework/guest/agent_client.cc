@@ -25,10 +25,7 @@ bool IsMissingFile(const AgentError& e) {
 }  // namespace
 
 AgentError::AgentError(std::string error_class, std::string desc, nlohmann::json command)
-    : Error(AgentErrorMessage(error_class, desc, command)),
-      class_(std::move(error_class)),
-      desc_(std::move(desc)),
-      command_(std::move(command)) {}
+    : CommandError(std::move(error_class), std::move(desc), std::move(command), AgentErrorMessage) {}
 
 AgentClient::AgentClient(UniqueFd fd, std::string name, Transcript* transcript)
     : channel_(std::move(fd), std::move(name), transcript) {}

@@ -25,24 +25,17 @@
 #include <string_view>
 #include <vector>
 
+#include "qmp/qmp_link.h"
 #include "util/deadline.h"
 #include "util/error.h"
 
 namespace cpuhp {
 
 // The agent answered {"error": {"class", "desc"}}.
-class AgentError : public Error {
+class AgentError : public CommandError {
  public:
   AgentError(std::string error_class, std::string desc, nlohmann::json command);
-  const std::string& error_class() const { return class_; }
-  const std::string& desc() const { return desc_; }
-  const nlohmann::json& command() const { return command_; }
   FailureKind kind() const override { return FailureKind::kAgent; }
-
- private:
-  std::string class_;
-  std::string desc_;
-  nlohmann::json command_;
 };
 
 // One entry of guest-get-vcpus.

@@ -14,10 +14,7 @@ std::string ErrorMessage(const std::string& cls, const std::string& desc,
 }  // namespace
 
 QmpError::QmpError(std::string error_class, std::string desc, nlohmann::json command)
-    : Error(ErrorMessage(error_class, desc, command)),
-      class_(std::move(error_class)),
-      desc_(std::move(desc)),
-      command_(std::move(command)) {}
+    : CommandError(std::move(error_class), std::move(desc), std::move(command), ErrorMessage) {}
 
 bool JsonMatches(const nlohmann::json& value, const nlohmann::json& pattern) {
   if (pattern.is_object()) {

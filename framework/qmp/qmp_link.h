@@ -30,19 +30,36 @@
 
 namespace cpuhp {
 
-// QEMU answered a command with {"error": {"class": ..., "desc": ...}}.
-class QmpError : public Error {
+// A command the peer (QEMU or the guest agent) answered with
+// {"error": {"class", "desc"}}: QmpError and AgentError, which differ only in
+// their kind and in how their message names the peer.
+class CommandError : public Error {
  public:
-  QmpError(std::string error_class, std::string desc, nlohmann::json command);
   const std::string& error_class() const { return class_; }
   const std::string& desc() const { return desc_; }
   const nlohmann::json& command() const { return command_; }
-  FailureKind kind() const override { return FailureKind::kQmp; }
+
+ protected:
+  using Describe = std::string (*)(const std::string& error_class, const std::string& desc,
+                                   const nlohmann::json& command);
+  // The message is built by `describe` before the fields take their values.
+  CommandError(std::string error_class, std::string desc, nlohmann::json command, Describe describe)
+      : Error(describe(error_class, desc, command)),
+        class_(std::move(error_class)),
+        desc_(std::move(desc)),
+        command_(std::move(command)) {}
 
  private:
   std::string class_;
   std::string desc_;
   nlohmann::json command_;
+};
+
+// QEMU answered a command with {"error": {"class": ..., "desc": ...}}.
+class QmpError : public CommandError {
+ public:
+  QmpError(std::string error_class, std::string desc, nlohmann::json command);
+  FailureKind kind() const override { return FailureKind::kQmp; }
 };
 
 // True when every key of `pattern` is in `value` with an equal (recursively

@@ -265,10 +265,8 @@ json ExpectError(StepContext& ctx, const ExpectErrorStep& e, const std::string& 
   if (!thrown) throw StepFailed(FailureKind::kExpectation, "expected " + want + ", but the step succeeded");
   try {
     std::rethrow_exception(thrown);
-  } catch (const QmpError& q) {
-    CheckExpectedError(ctx, want, e, q.error_class(), q.desc(), detail);
-  } catch (const AgentError& a) {
-    CheckExpectedError(ctx, want, e, a.error_class(), a.desc(), detail);
+  } catch (const CommandError& c) {
+    CheckExpectedError(ctx, want, e, c.error_class(), c.desc(), detail);
   } catch (const std::exception& other) {
     throw StepFailed(FailureKind::kExpectation,
                      "expected " + want + ", but the step failed otherwise: " + other.what());
