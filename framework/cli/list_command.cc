@@ -13,7 +13,8 @@ namespace {
 constexpr char kListUsage[] =
     R"(usage: cpuhp list [--filter PATTERN] [<file|dir>...]   (default: scenarios/)
 Lists every run the scenarios define (after matrix expansion), one per line:
-its label, the file, the machine and the number of steps.
+its label, the file, the machine as it will boot (QEMU's -smp, -m and -cpu,
+the accelerator asked for, the kernel or disk) and the number of steps.
 )";
 
 constexpr char kValidateUsage[] = R"(usage: cpuhp validate [<file|dir>...]   (default: scenarios/)
@@ -22,10 +23,15 @@ steps) without starting a VM. Prints file:line:col: message for each bad
 file; exit code 0 when all are valid, 2 otherwise.
 )";
 
+// The machine as it will boot: the loader has resolved the CPU model and
+// the kit, so this is what spec.json will say (less --accel).
 std::string MachineLine(const ScenarioRun& run) {
   const MachineSpec& s = run.machine.spec;
+  std::string boots = !s.disk.empty()     ? "disk " + s.disk.filename().string()
+                      : !s.kernel.empty() ? "kernel " + s.kernel.string()
+                                          : "no guest kit at " + run.machine.kit.string();
   return s.machine_type + " -smp " + s.smp.ToQemuArg() + " -m " + std::to_string(s.memory_mib) +
-         " accel " + AccelName(s.accel);
+         " -cpu " + s.cpu_model + " accel " + AccelName(s.accel) + " " + boots;
 }
 
 }  // namespace

@@ -7,7 +7,6 @@
 #include "report/repro.h"
 #include "report/spec_json.h"
 #include "scenario/step_actions.h"
-#include "scenario/topology.h"
 #include "util/file.h"
 #include "util/log.h"
 #include "vm/guest_kit.h"
@@ -117,14 +116,9 @@ class Executor {
     try {
       MachineSpec spec = run_.machine.spec;
       if (options_.accel_override) spec.accel = *options_.accel_override;
-      if (!run_.machine.cpu_model_set) {
-        std::string problem;
-        auto topo = ResolveTopology(spec.smp, &problem);
-        spec.cpu_model = topo && topo->threads > 1 ? "max" : "qemu64";
-      }
-      if (spec.kernel.empty() && spec.disk.empty()) {
-        GuestKit::Load(run_.machine.kit.value_or(GuestKit::DefaultDir())).ApplyTo(spec);
-      }
+      // The loader applied the kit; an empty kernel means it could not
+      // read it, and Load says why.
+      if (spec.kernel.empty() && spec.disk.empty()) GuestKit::Load(run_.machine.kit).ApplyTo(spec);
       vm_ = MakeVm(spec, result_.artifacts_dir);
       vm_->Launch(Deadline::After(run_.machine.boot_timeout));
       result_.accel = AccelName(vm_->accel());

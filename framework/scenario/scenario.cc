@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <cstdio>
 
+#include "util/text.h"
+
 namespace cpuhp {
 
 const std::vector<StepKindInfo>& StepKinds() {
@@ -10,19 +12,28 @@ const std::vector<StepKindInfo>& StepKinds() {
   // Default deadlines: a hotplug or unplug waits for the guest to settle
   // (twice, for the QMP side and the guest side); online/offline and the
   // guest load are agent commands; a repeat's body is bounded by its own.
+  //               kind                        word         default deadline
+  //               keys of its map                                     expect_error, expect_failure
   static const std::vector<StepKindInfo> kinds = {
-      {StepKind::kHotplug, "hotplug", 2 * kHotplugSettleTimeout},
-      {StepKind::kUnplug, "unplug", 2 * kHotplugSettleTimeout},
-      {StepKind::kOnline, "online", 2 * kAgentTimeout},
-      {StepKind::kOffline, "offline", 2 * kAgentTimeout},
-      {StepKind::kCheck, "check", kHotplugSettleTimeout},
-      {StepKind::kExpectError, "expect_error", 2 * kHotplugSettleTimeout},
-      {StepKind::kExpectFailure, "expect_failure", 2 * kHotplugSettleTimeout},
-      {StepKind::kMigrate, "migrate", kMigrationTimeout},
-      {StepKind::kGuestLoad, "guest_load", 2 * kAgentTimeout},
-      {StepKind::kRepeat, "repeat", minutes(30)},
-      {StepKind::kSleep, "sleep", minutes(1)},
-      {StepKind::kWaitForConsole, "wait_for_console", minutes(1)},
+      {StepKind::kHotplug, "hotplug", 2 * kHotplugSettleTimeout,
+       {"count", "socket", "die", "core", "thread", "id", "online"}, true, true},
+      {StepKind::kUnplug, "unplug", 2 * kHotplugSettleTimeout,
+       {"id", "ids", "count", "socket", "die", "core", "thread"}, true, true},
+      {StepKind::kOnline, "online", 2 * kAgentTimeout, {"cpus", "count"}, true, true},
+      {StepKind::kOffline, "offline", 2 * kAgentTimeout, {"cpus", "count"}, true, true},
+      {StepKind::kCheck, "check", kHotplugSettleTimeout, {"only", "settle"}, false, true},
+      {StepKind::kExpectError, "expect_error", 2 * kHotplugSettleTimeout,
+       {"class", "message", "step"}, false, false},
+      {StepKind::kExpectFailure, "expect_failure", 2 * kHotplugSettleTimeout,
+       {"invariant", "invariants", "error", "message", "step"}, false, false},
+      {StepKind::kMigrate, "migrate", kMigrationTimeout,
+       {"transport", "times", "max_bandwidth", "downtime_limit_ms", "postcopy", "cancel_after_ms",
+        "omit_cpu_devices", "timeout", "expect_status", "probe_hotplug", "return_path"},
+       true, true},
+      {StepKind::kGuestLoad, "guest_load", 2 * kAgentTimeout, {"workers", "action"}, true, true},
+      {StepKind::kRepeat, "repeat", minutes(30), {"times", "duration", "steps"}, false, false},
+      {StepKind::kSleep, "sleep", minutes(1), {}, false, false},
+      {StepKind::kWaitForConsole, "wait_for_console", minutes(1), {}, false, true},
   };
   return kinds;
 }
@@ -39,6 +50,22 @@ std::optional<StepKind> StepKindFromWord(std::string_view word) {
     if (word == info.word) return info.kind;
   }
   return std::nullopt;
+}
+
+std::string DirectoryNameProblem(const std::string& name) {
+  if (name.size() > kMaxDirNameBytes) {
+    return "is " + std::to_string(name.size()) + " bytes long; at most " +
+           std::to_string(kMaxDirNameBytes) + " (NAME_MAX: it names the run's artifacts directory)";
+  }
+  if (HasControlCharacter(name)) return "contains a control character";
+  if (name.find('/') != std::string::npos) {
+    return "contains '/' (it names one directory, not a path)";
+  }
+  if (!name.empty() && name[0] == '.') {
+    return "starts with a dot (it names the run's artifacts directory, and . and .. are other "
+           "directories)";
+  }
+  return "";
 }
 
 std::string ScenarioRun::DirName() const {

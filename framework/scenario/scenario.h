@@ -122,14 +122,24 @@ enum class StepKind {
 };
 // The last enumerator, so that tests can walk every kind.
 inline constexpr StepKind kLastStepKind = StepKind::kWaitForConsole;
-// One row per step kind, the one place its word and default deadline are
-// kept (as kInvariants[] is for invariants). A new kind is an enum value, a
-// row, and its cases in the parser's and the executor's switches, which stay
-// switches so that the compiler checks that none is forgotten.
+// One row per step kind, the one place its word, default deadline, keys and
+// the wrappers it may stand in are kept (as kInvariants[] is for invariants).
+// A new kind is an enum value, a row, and its cases in the parser's and the
+// executor's switches, which stay switches so that the compiler checks that
+// none is forgotten.
 struct StepKindInfo {
   StepKind kind;
   const char* word;  // the YAML key: "hotplug", "expect_error", ...
   Clock::duration default_timeout;
+  // The keys its parameter map takes; empty when its parameter is a scalar
+  // or a list (sleep: 2s, wait_for_console: REGEX, repeat's steps).
+  std::vector<std::string> keys;
+  // expect_error may wrap it: it sends a command that QEMU or the agent can
+  // refuse with an error class.
+  bool sends_command = false;
+  // expect_failure may wrap it: it is one action whose failure is a verdict
+  // (the wrappers, repeat and sleep are not).
+  bool can_fail = false;
 };
 const std::vector<StepKindInfo>& StepKinds();
 const StepKindInfo& StepKindInfoOf(StepKind kind);
@@ -166,18 +176,27 @@ inline Clock::duration DefaultStepTimeout(StepKind kind) {
   return StepKindInfoOf(kind).default_timeout;
 }
 
+// A run's machine as the loader resolved it: the spec is the one that boots
+// (cpu model defaulted, kernel, initrd and append taken from the kit), so
+// that `cpuhp list` and spec.json agree; only --accel overrides it later.
 struct MachineConfig {
   std::string backend = "qemu";
-  // name, machine_type, accel, cpu_model, smp, memory_mib, disk, qemu_binary, extra_args.
   MachineSpec spec;
-  bool cpu_model_set = false;                // else qemu64, or max when threads > 1
-  std::optional<std::filesystem::path> kit;  // default GuestKit::DefaultDir()
+  // The guest kit the spec's kernel comes from when it names neither a kernel
+  // nor a disk; if it could not be read at load time, spec.kernel stays empty
+  // and booting says why.
+  std::filesystem::path kit;
   Clock::duration boot_timeout = kBootTimeout;
 };
 
 // The longest directory name a run gets, and so the longest scenario name or
 // run label the loader accepts: Linux's NAME_MAX.
 inline constexpr size_t kMaxDirNameBytes = 255;
+
+// Why `name` cannot be (part of) the name of a run's directory under the
+// artifacts root, or "" if it can. The runner deletes and recreates that
+// directory, so "." and ".." (the root itself, its parent) must never reach it.
+std::string DirectoryNameProblem(const std::string& name);
 
 // One run of a scenario: a matrix combination, fully resolved.
 struct ScenarioRun {

@@ -1,5 +1,7 @@
 #include "util/text.h"
 
+#include <algorithm>
+
 #include <cstdio>
 
 namespace cpuhp {
@@ -65,6 +67,11 @@ std::string TerminalSafe(std::string_view text) {
     i += n;
   }
   return out;
+}
+
+bool HasControlCharacter(std::string_view text) {
+  return std::any_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
 }
 
 }  // namespace cpuhp

@@ -38,4 +38,8 @@ size_t DecodeUtf8(std::string_view s, size_t i, char32_t* cp);
 // backslashes too: this is for reading, not for parsing back.
 std::string TerminalSafe(std::string_view text);
 
+// True if `text` has a C0 control character or DEL: such names would reach
+// terminals, progress lines and JUnit.
+bool HasControlCharacter(std::string_view text);
+
 }  // namespace cpuhp

@@ -240,6 +240,10 @@ steps: [{hotplug: "${n}"}]
     EXPECT_NE(r.output.find(label), std::string::npos) << r.output;
   }
   EXPECT_NE(r.output.find("3 runs"), std::string::npos) << r.output;
+  // The spec that boots: the loader's default CPU model and kit, not blanks.
+  EXPECT_NE(r.output.find("q35 -smp 1,maxcpus=4 -m 512 -cpu qemu64 accel auto "),
+            std::string::npos)
+      << r.output;
   CliResult filtered = Cli({"list", "--filter", "m[2*", f.string()});
   EXPECT_NE(filtered.output.find("1 run\n"), std::string::npos) << filtered.output;
 }

@@ -12,6 +12,7 @@
 #include "scenario/duration.h"
 #include "scenario/topology.h"
 #include "util/temp_dir.h"
+#include "util/text.h"
 
 namespace cpuhp {
 namespace {
@@ -60,7 +61,8 @@ steps:
   EXPECT_EQ(run.machine.spec.machine_type, "q35");
   EXPECT_EQ(run.machine.spec.memory_mib, 512);
   EXPECT_EQ(run.machine.spec.accel, Accel::kAuto);
-  EXPECT_FALSE(run.machine.cpu_model_set);
+  // Resolved at load time, so that `cpuhp list` shows what boots.
+  EXPECT_EQ(run.machine.spec.cpu_model, "qemu64");
   EXPECT_EQ(run.machine.spec.smp.MaxCpus(), 4);
   ASSERT_EQ(run.steps.size(), 5u);
   EXPECT_EQ(run.steps[0].kind, StepKind::kHotplug);
@@ -74,6 +76,40 @@ steps:
   EXPECT_EQ(run.steps[2].kind, StepKind::kCheck);
   EXPECT_TRUE(std::get<CheckStep>(run.steps[2].params).only.empty());
   EXPECT_TRUE(std::get<UnplugStep>(run.steps[3].params).all);
+}
+
+TEST_F(ScenarioFileTest, TheCpuModelDefaultsToMaxWhenTheTopologyHasThreads) {
+  auto runs = Load("machine: {smp: {cpus: 2, maxcpus: 4, sockets: 1, cores: 2, threads: 2}}\n"
+                   "steps: [check]\n");
+  EXPECT_EQ(runs[0].machine.spec.cpu_model, "max");
+  EXPECT_EQ(ErrorOf("machine: {cpu: ''}\nsteps: [check]\n"),
+            "1:16: machine.cpu: the CPU model is empty");
+}
+
+TEST_F(ScenarioFileTest, TheKitIsAppliedAtLoadTimeAndAMissingOneIsLeftForBoot) {
+  fs::create_directories(dir_.path() / "kit");
+  Write("kit/vmlinuz", "");
+  Write("kit/initrd.img", "");
+  Write("kit/kit.env", "KERNEL='" + (dir_.path() / "kit/vmlinuz").string() + "'\nINITRD='" +
+                           (dir_.path() / "kit/initrd.img").string() +
+                           "'\nAPPEND='console=ttyS0 quiet'\n");
+  auto runs = LoadScenarioRuns(Write("kit.yaml", "machine: {kit: kit}\nsteps: [check]\n"));
+  const MachineSpec& spec = runs[0].machine.spec;
+  EXPECT_EQ(runs[0].machine.kit, dir_.path() / "kit");
+  EXPECT_EQ(spec.kernel, dir_.path() / "kit/vmlinuz");
+  EXPECT_EQ(spec.initrd, dir_.path() / "kit/initrd.img");
+  EXPECT_EQ(spec.append, "console=ttyS0 quiet");
+
+  // The scenario's own append wins over the kit's.
+  runs = LoadScenarioRuns(
+      Write("append.yaml", "machine: {kit: kit, append: 'console=ttyS0 nosmt'}\nsteps: [check]\n"));
+  EXPECT_EQ(runs[0].machine.spec.append, "console=ttyS0 nosmt");
+
+  // No kit there: the scenario still loads (list and validate need no kit);
+  // booting it fails with Load's message.
+  runs = LoadScenarioRuns(Write("nokit.yaml", "machine: {kit: no-such-kit}\nsteps: [check]\n"));
+  EXPECT_TRUE(runs[0].machine.spec.kernel.empty());
+  EXPECT_EQ(runs[0].machine.kit, dir_.path() / "no-such-kit");
 }
 
 TEST_F(ScenarioFileTest, NameDefaultsToTheFileStem) {
@@ -179,6 +215,15 @@ steps:
   const auto& f = std::get<ExpectFailureStep>(steps[3].params);
   EXPECT_EQ(f.invariants, std::vector<std::string>{"present-count"});
   EXPECT_EQ(f.step[0].kind, StepKind::kCheck);
+}
+
+TEST_F(ScenarioFileTest, MigrateTurnsTheReturnPathOffButNotForPostcopy) {
+  auto runs = Load("steps:\n  - migrate\n  - migrate: {return_path: false, cancel_after_ms: 9}\n");
+  EXPECT_TRUE(std::get<MigrateStep>(runs[0].steps[0].params).options.return_path);
+  EXPECT_FALSE(std::get<MigrateStep>(runs[0].steps[1].params).options.return_path);
+  EXPECT_EQ(ErrorOf("steps:\n  - migrate: {postcopy: true, return_path: false}\n"),
+            "2:44: steps[1].migrate.return_path: postcopy needs the return path (the destination "
+            "asks the source for pages over it)");
 }
 
 TEST_F(ScenarioFileTest, MigrateExposesEveryOption) {
@@ -511,6 +556,34 @@ TEST(StepKindTableTest, EveryKindHasOneRowAndItsWordReadsBack) {
   }
   EXPECT_EQ(StepKinds().size(), words.size());
   EXPECT_EQ(StepKindFromWord("hot_plug"), std::nullopt);
+}
+
+// Each kind's parameter map takes exactly the keys its row lists: an
+// unknown key is refused with that list, so the table is what the parser reads.
+TEST_F(ScenarioFileTest, EveryKindsMapTakesTheKeysOfItsRow) {
+  int kinds_with_maps = 0;
+  for (const StepKindInfo& info : StepKinds()) {
+    if (info.keys.empty()) continue;
+    ++kinds_with_maps;
+    std::string error = ErrorOf(std::string("steps:\n  - ") + info.word + ": {no_such_key: 1}\n");
+    EXPECT_NE(error.find("unknown key 'no_such_key' in steps[1]." + std::string(info.word) +
+                         "; allowed: " + Join(info.keys)),
+              std::string::npos)
+        << info.word << ": " << error;
+  }
+  EXPECT_EQ(kinds_with_maps, 10);
+}
+
+// The wrappers' refusals come from the rows' sends_command and can_fail.
+TEST_F(ScenarioFileTest, WrappersRefuseWhatTheirRowsSay) {
+  EXPECT_EQ(ErrorOf("steps:\n  - expect_error: {class: GenericError, step: {sleep: 1s}}\n"),
+            "2:48: steps[1].expect_error.step: expect_error cannot wrap a sleep step");
+  EXPECT_EQ(ErrorOf("steps:\n  - expect_failure: {error: any, step: {repeat: {times: 2, steps: "
+                    "[check]}}}\n"),
+            "2:41: steps[1].expect_failure.step: expect_failure cannot wrap a repeat step");
+  for (const StepKindInfo& info : StepKinds()) {
+    if (info.sends_command) EXPECT_TRUE(info.can_fail) << info.word;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,126 @@
+#include "scenario/machine_config.h"
+
+#include "scenario/duration.h"
+#include "scenario/topology.h"
+#include "util/error.h"
+#include "vm/guest_kit.h"
+
+namespace cpuhp {
+namespace {
+
+namespace fs = std::filesystem;
+
+void Read(const YamlValue& value, const fs::path& file, MachineConfig& c);
+
+int ParseMemoryMib(const YamlValue& v) {
+  if (v.IsScalar() && !v.IsNull()) {
+    std::string text = v.Scalar();
+    size_t digits = text.find_first_not_of("0123456789");
+    std::string unit = digits == std::string::npos ? "" : text.substr(digits);
+    std::string number = text.substr(0, digits);
+    if (!number.empty() && number.size() < 8) {
+      long long n = std::stoll(number);
+      long long mib = -1;
+      if (unit.empty() || unit == "M" || unit == "MiB" || unit == "m")
+        mib = n;
+      else if (unit == "G" || unit == "GiB" || unit == "g")
+        mib = n * 1024;
+      if (mib >= 64 && mib <= 1024 * 1024) return static_cast<int>(mib);
+      if (mib >= 0) v.Fail("memory must be between 64 MiB and 1 TiB, got " + text);
+    }
+  }
+  v.Fail("expected memory in MiB (512) or with a unit (512M, 2G), got " + v.TypeName());
+}
+
+fs::path ResolvePath(const YamlValue& v, const fs::path& scenario_file) {
+  fs::path p = v.AsString();
+  if (p.is_relative()) p = scenario_file.parent_path() / p;
+  return p.lexically_normal();
+}
+
+}  // namespace
+
+MachineConfig ParseMachine(const std::optional<YamlValue>& v, const fs::path& file) {
+  MachineConfig c;
+  c.spec.smp = {.cpus = 1, .maxcpus = 4};
+  c.spec.cpu_model.clear();
+  c.kit = GuestKit::DefaultDir();
+  if (v && !v->IsNull()) Read(*v, file, c);
+  if (c.spec.cpu_model.empty()) c.spec.cpu_model = DefaultCpuModel(c.spec.smp);
+  if (c.spec.kernel.empty() && c.spec.disk.empty()) {
+    // A kit that is not built yet is not a scenario error: `cpuhp list` and
+    // `validate` work without one, and booting says how to build it.
+    try {
+      GuestKit::Load(c.kit).ApplyTo(c.spec);
+    } catch (const Error&) {
+    }
+  }
+  return c;
+}
+
+std::string DefaultCpuModel(const SmpTopology& smp) {
+  std::string problem;
+  auto topo = ResolveTopology(smp, &problem);
+  return topo && topo->threads > 1 ? "max" : "qemu64";
+}
+
+namespace {
+
+void Read(const YamlValue& value, const fs::path& file, MachineConfig& c) {
+  const YamlValue* v = &value;
+  YamlMap m = v->AsMap({"backend", "type", "accel", "cpu", "smp", "memory", "kit", "disk", "kernel",
+                        "initrd", "append", "qemu", "extra_args", "boot_timeout"});
+  if (auto b = m.Get("backend")) {
+    if (b->IsScalar() && b->Scalar() == "libvirt") {
+      b->Fail("backend 'libvirt' is not implemented in this build (only 'qemu' is)");
+    }
+    c.backend = b->AsEnum({"qemu", "libvirt"});
+  }
+  if (auto t = m.Get("type")) c.spec.machine_type = t->AsString();
+  if (auto a = m.Get("accel")) ParseAccel(a->AsEnum({"auto", "kvm", "tcg"}), &c.spec.accel);
+  if (auto cpu = m.Get("cpu")) {
+    c.spec.cpu_model = cpu->AsString();
+    if (c.spec.cpu_model.empty()) cpu->Fail("the CPU model is empty");
+  }
+  if (auto smp = m.Get("smp")) {
+    SmpTopology t;
+    if (smp->IsScalar()) {
+      t.cpus = smp->AsInt(1, 1024);
+    } else {
+      YamlMap s = smp->AsMap({"cpus", "maxcpus", "sockets", "dies", "cores", "threads"});
+      if (auto x = s.Get("cpus")) t.cpus = x->AsInt(1, 1024);
+      if (auto x = s.Get("maxcpus")) t.maxcpus = x->AsInt(1, 1024);
+      if (auto x = s.Get("sockets")) t.sockets = x->AsInt(1, 1024);
+      if (auto x = s.Get("dies")) t.dies = x->AsInt(1, 1024);
+      if (auto x = s.Get("cores")) t.cores = x->AsInt(1, 1024);
+      if (auto x = s.Get("threads")) t.threads = x->AsInt(1, 1024);
+    }
+    std::string problem;
+    if (!ResolveTopology(t, &problem)) smp->Fail("impossible topology: " + problem);
+    c.spec.smp = t;
+  }
+  if (auto mem = m.Get("memory")) c.spec.memory_mib = ParseMemoryMib(*mem);
+  if (m.Has("kit") && m.Has("disk")) {
+    throw ScenarioError(m.KeyWhere("disk"), v->path() + ": give kit or disk, not both");
+  }
+  if (auto k = m.Get("kit")) c.kit = ResolvePath(*k, file);
+  if (auto d = m.Get("disk")) c.spec.disk = ResolvePath(*d, file);
+  if (auto k = m.Get("kernel")) c.spec.kernel = ResolvePath(*k, file);
+  if (auto i = m.Get("initrd")) {
+    if (!m.Has("kernel")) i->Fail("initrd needs kernel");
+    c.spec.initrd = ResolvePath(*i, file);
+  }
+  if (auto a = m.Get("append")) {
+    if (!m.Has("kernel") && !m.Has("kit") && m.Has("disk")) a->Fail("append needs a kernel");
+    c.spec.append = a->AsString();
+  }
+  if (auto q = m.Get("qemu")) c.spec.qemu_binary = q->AsString();
+  if (auto e = m.Get("extra_args")) {
+    for (const auto& a : e->Items()) c.spec.extra_args.push_back(a.AsString());
+  }
+  if (auto b = m.Get("boot_timeout")) c.boot_timeout = b->AsDuration();
+}
+
+}  // namespace
+
+}  // namespace cpuhp
