@@ -1,6 +1,9 @@
 #include "cli/cli_args.h"
 
+#include <algorithm>
 #include <charconv>
+
+#include "util/text.h"
 
 namespace cpuhp {
 
@@ -64,6 +67,55 @@ CliArgs ParseCliArgs(const std::vector<std::string>& args, const std::set<std::s
     }
   }
   return out;
+}
+
+namespace {
+
+// "qemu=7.2,10.0"
+TargetAxis ParseTargetArg(const std::string& text) {
+  size_t eq = text.find('=');
+  TargetAxis axis{text.substr(0, eq == std::string::npos ? text.size() : eq), {}};
+  if (eq == std::string::npos || eq + 1 == text.size()) {
+    throw UsageError("--target takes AXIS=VALUE[,VALUE...], e.g. qemu=7.2,10.0; got \"" + text +
+                     "\"");
+  }
+  std::string values = text.substr(eq + 1);
+  for (size_t start = 0; start <= values.size();) {
+    size_t comma = std::min(values.find(',', start), values.size());
+    std::string v = values.substr(start, comma - start);
+    if (v.empty()) throw UsageError("--target " + text + ": an empty value");
+    axis.values.push_back(v);
+    start = comma + 1;
+  }
+  return axis;
+}
+
+// One axis per name: a second --target for it adds its values.
+void AddTarget(std::vector<TargetAxis>& targets, TargetAxis axis) {
+  bool known = false;
+  for (const char* name : kTargetAxisNames) known = known || axis.name == name;
+  if (!known) {
+    throw UsageError("--target: no axis \"" + axis.name + "\"; axes: " + Join(kTargetAxisNames));
+  }
+  for (auto& t : targets) {
+    if (t.name != axis.name) continue;
+    for (auto& v : axis.values) {
+      if (std::find(t.values.begin(), t.values.end(), v) == t.values.end()) t.values.push_back(v);
+    }
+    return;
+  }
+  targets.push_back(std::move(axis));
+}
+
+}  // namespace
+
+std::vector<TargetAxis> TargetArgs(const CliArgs& args) {
+  std::vector<TargetAxis> targets;
+  for (const auto& t : args.Values("target")) AddTarget(targets, ParseTargetArg(t));
+  for (const char* axis : {"qemu", "kernel"}) {
+    for (const auto& v : args.Values(axis)) AddTarget(targets, {axis, {v}});
+  }
+  return targets;
 }
 
 }  // namespace cpuhp

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "scenario/targets.h"
 #include "util/error.h"
 
 namespace cpuhp {
@@ -36,5 +37,9 @@ struct CliArgs {
 // flags and missing values.
 CliArgs ParseCliArgs(const std::vector<std::string>& args, const std::set<std::string>& value_flags,
                      const std::set<std::string>& bool_flags);
+
+// The --target AXIS=V,V.. flags (and --qemu V, --kernel V, one value each),
+// one axis per name, in the order first given. Throws UsageError.
+std::vector<TargetAxis> TargetArgs(const CliArgs& args);
 
 }  // namespace cpuhp

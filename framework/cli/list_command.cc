@@ -11,10 +11,12 @@ namespace cpuhp {
 namespace {
 
 constexpr char kListUsage[] =
-    R"(usage: cpuhp list [--filter PATTERN] [<file|dir>...]   (default: scenarios/)
+    R"(usage: cpuhp list [--filter PATTERN] [--target AXIS=V,..] [<file|dir>...]
+                                                     (default: scenarios/)
 Lists every run the scenarios define (after matrix expansion), one per line:
 its label, the file, the machine as it will boot (QEMU's -smp, -m and -cpu,
 the accelerator asked for, the kernel or disk) and the number of steps.
+--target, --qemu and --kernel expand and resolve the runs as cpuhp run does.
 )";
 
 constexpr char kValidateUsage[] = R"(usage: cpuhp validate [<file|dir>...]   (default: scenarios/)
@@ -38,8 +40,10 @@ std::string MachineLine(const ScenarioRun& run) {
 
 int RunListCommand(const std::vector<std::string>& argv) {
   CliArgs args;
+  std::vector<TargetAxis> targets;
   try {
-    args = ParseCliArgs(argv, {"filter"}, {"help", "h"});
+    args = ParseCliArgs(argv, {"filter", "target", "qemu", "kernel"}, {"help", "h"});
+    targets = TargetArgs(args);
   } catch (const UsageError& e) {
     std::cerr << "cpuhp list: " << e.what() << "\n\n" << kListUsage;
     return kExitUsage;
@@ -50,6 +54,12 @@ int RunListCommand(const std::vector<std::string>& argv) {
   }
   std::vector<FileRuns> files;
   bool ok = LoadScenarioFiles(args.positional, &files);
+  try {
+    for (auto& f : files) f.runs = ApplyTargets(f.runs, targets);
+  } catch (const Error& e) {
+    std::cerr << "cpuhp list: --target: " << e.what() << "\n";
+    return kExitUsage;
+  }
   size_t width = 0;
   for (const auto& f : files) {
     for (const auto& r : f.runs) width = std::max(width, r.label.size());

@@ -20,6 +20,7 @@
 #include "util/log.h"
 #include "util/temp_dir.h"
 #include "util/transcript.h"
+#include "scenario/targets.h"
 #include "vm/accel_probe.h"
 
 namespace cpuhp {
@@ -31,6 +32,13 @@ constexpr char kRunUsage[] = R"(usage: cpuhp run [options] [<file|dir>...]   (de
 
 Validates every scenario first (no VM starts if one is bad), then runs them.
   --accel auto|kvm|tcg  override the accel of every scenario
+  --target AXIS=V[,V..] run every scenario on every combination of the
+                        targets (repeatable; axes qemu and kernel), e.g.
+                        --target qemu=7.2,10.0 --target kernel=6.1,6.12; a
+                        value is a kit name (build/qemu-kit-10.0,
+                        build/guest-kit-6.12; 7.2 is the host's QEMU) or a
+                        path; labels end in @qemu=10.0,kernel=6.12
+  --qemu V, --kernel V  the same for one value: --target qemu=V
   --filter PATTERN      only runs whose label matches: a substring, or a glob
                         with * ? [..] (repeatable; a run matching any is run)
   --jobs N              run up to N VMs in parallel (default 1)
@@ -72,9 +80,12 @@ std::string Hostname() {
 int RunRunCommand(const std::vector<std::string>& argv) {
   CliArgs args;
   std::optional<Accel> accel;
+  std::vector<TargetAxis> targets;
   int jobs = 1;
   try {
-    args = ParseCliArgs(argv, {"accel", "filter", "jobs", "j", "artifacts", "junit", "json"},
+    args = ParseCliArgs(argv,
+                        {"accel", "filter", "jobs", "j", "artifacts", "junit", "json", "target",
+                         "qemu", "kernel"},
                         {"keep-going", "verbose", "v", "emit-repro", "help", "h"});
     if (args.Has("help") || args.Has("h")) {
       std::cout << kRunUsage;
@@ -85,6 +96,7 @@ int RunRunCommand(const std::vector<std::string>& argv) {
       if (!ParseAccel(*a, &parsed)) throw UsageError("--accel takes auto, kvm or tcg, not " + *a);
       accel = parsed;
     }
+    targets = TargetArgs(args);
     if (auto j = args.IntValue("jobs")) jobs = *j;
     if (auto j = args.IntValue("j")) jobs = *j;
   } catch (const UsageError& e) {
@@ -112,6 +124,12 @@ int RunRunCommand(const std::vector<std::string>& argv) {
       for (const auto& pattern : filters) selected = selected || MatchesFilter(run.label, pattern);
       if (selected) runs.push_back(std::move(run));
     }
+  }
+  try {
+    runs = ApplyTargets(runs, targets);
+  } catch (const Error& e) {
+    std::cerr << "cpuhp run: --target: " << e.what() << "\n";
+    return kExitUsage;
   }
   if (runs.empty()) {
     std::cerr << "cpuhp run: no run matches"

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "util/log.h"
+#include "util/text.h"
 
 namespace cpuhp {
 namespace {
@@ -328,6 +329,12 @@ nlohmann::json ToJson(const GuestSnapshot& s) {
           {"hotplug_states", states},
           {"cpuinfo_processors", s.cpuinfo_processors},
           {"agent_vcpus", vcpus}};
+}
+
+std::string ReadGuestKernelRelease(AgentLink& agent) {
+  std::string text = agent.TryReadFile("/proc/sys/kernel/osrelease").value_or("");
+  text = text.substr(0, std::min(text.find('\n'), size_t{64}));
+  return TerminalSafe(text);
 }
 
 }  // namespace cpuhp

@@ -146,6 +146,11 @@ class AgentGuestFiles : public GuestFiles {
 // Reads the whole snapshot. Throws AgentError/TimeoutError/ConnectionError on
 // agent trouble, CpuListError on a malformed mask and ProtocolError on a
 // malformed number or state table (each naming the file).
+// The guest kernel's release (uname -r, from /proc/sys/kernel/osrelease),
+// as it goes into reports: one line, at most 64 bytes, terminal-safe; "" when
+// the guest does not say.
+std::string ReadGuestKernelRelease(AgentLink& agent);
+
 GuestSnapshot ReadGuestSnapshot(AgentLink& agent,
                                 const Deadline& deadline = Deadline::After(kAgentTimeout * 4));
 GuestSnapshot ReadGuestSnapshot(GuestFiles& files,

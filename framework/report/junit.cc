@@ -120,6 +120,23 @@ std::string JunitXml(const Invocation& inv) {
             << Seconds(s.duration_s) << " s)\n";
       }
       x << ">\n";
+      // The stack the run had: what a nightly's dashboard groups by.
+      std::vector<std::pair<std::string, std::string>> props;
+      for (const auto& [axis, name] : r->target) props.emplace_back("target." + axis, name);
+      for (const auto& [key, value] : {std::pair{"qemu_version", r->qemu_version},
+                                       {"guest_kernel", r->guest_kernel},
+                                       {"accel", r->accel},
+                                       {"machine_type", r->machine_type}}) {
+        if (!value.empty()) props.emplace_back(key, value);
+      }
+      if (!props.empty()) {
+        x << "      <properties>\n";
+        for (const auto& [key, value] : props) {
+          x << "        <property name=\"" << XmlEscape(key) << "\" value=\"" << XmlEscape(value)
+            << "\"/>\n";
+        }
+        x << "      </properties>\n";
+      }
       if (r->outcome == RunOutcome::kFailed || r->outcome == RunOutcome::kError) {
         const char* tag = r->outcome == RunOutcome::kFailed ? "failure" : "error";
         std::string type = "error";

@@ -91,12 +91,20 @@ nlohmann::json RunResult::ToJson() const {
                       {"boot_s", ToSeconds(boot_time)},
                       {"accel", accel},
                       {"accel_reason", accel_reason},
+                      {"qemu_version", qemu_version},
+                      {"guest_kernel", guest_kernel},
+                      {"machine_type", machine_type},
                       {"checks", checks},
                       {"steps", steps_json}};
   if (failure) {
     j["failure"] = {{"type", FailureKindName(failure->kind)},           {"step", failure->step_path},
                     {"step_name", failure->step_name}, {"where", failure->where},
                     {"message", failure->message},     {"invariants", failure->invariants}};
+  }
+  if (!target.empty()) {
+    nlohmann::json target_json = nlohmann::json::object();
+    for (const auto& [axis, name] : target) target_json[axis] = name;
+    j["target"] = target_json;
   }
   if (!serial_tail.empty()) j["serial_tail"] = serial_tail;
   return j;

@@ -66,6 +66,12 @@ struct RunResult {
   Clock::duration boot_time{};
   std::string accel;  // as resolved ("tcg", "kvm"), once booted
   std::string accel_reason;  // why: the KVM probe's verdict
+  // The stack it ran on, once booted: what --target asked for (axis ->
+  // name, e.g. qemu -> 10.0), QEMU's query-version, the guest's uname -r.
+  std::vector<std::pair<std::string, std::string>> target;
+  std::string qemu_version;   // "10.0.2"
+  std::string guest_kernel;   // "6.12.95+deb12-amd64"
+  std::string machine_type;   // "q35"
   std::vector<StepRecord> steps;
   std::string serial_tail;  // the end of the serial log, for failed runs
   int checks = 0;           // check steps run

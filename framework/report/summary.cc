@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 
 #include "util/text.h"
 
@@ -9,6 +10,50 @@ namespace cpuhp {
 namespace {
 
 constexpr size_t kMaxPassedListed = 15;
+
+// Scenario runs down, targets across, each cell the outcome and wall time:
+// which stack breaks which scenario, at a glance. "" without --target.
+std::string TargetTable(const Invocation& inv) {
+  std::vector<std::string> rows, columns;
+  std::map<std::pair<std::string, std::string>, std::string> cells;
+  auto add = [](std::vector<std::string>& v, const std::string& s) {
+    if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
+  };
+  for (const auto& r : inv.runs) {
+    if (r.target.empty()) continue;
+    std::string column;
+    for (const auto& [axis, name] : r.target) column += (column.empty() ? "" : ",") + axis + "=" + name;
+    std::string row = r.label.substr(0, r.label.rfind('@'));
+    add(rows, TerminalSafe(row));
+    add(columns, TerminalSafe(column));
+    char buf[32];
+    std::snprintf(buf, sizeof buf, " %.0fs", ToSeconds(r.duration));
+    std::string tag = OutcomeTag(r.outcome);
+    tag.erase(tag.find_last_not_of(' ') + 1);
+    cells[{TerminalSafe(row), TerminalSafe(column)}] = tag + buf;
+  }
+  if (columns.empty()) return "";
+  size_t row_width = 8;
+  for (const auto& row : rows) row_width = std::max(row_width, std::min<size_t>(row.size(), 40));
+  std::vector<size_t> widths;
+  for (const auto& c : columns) widths.push_back(std::max<size_t>(c.size(), 12));
+  auto pad = [](std::string s, size_t w) {
+    s.resize(std::max(w, s.size()), ' ');
+    return s;
+  };
+  std::string out = "\n  " + pad("", row_width);
+  for (size_t i = 0; i < columns.size(); ++i) out += "  " + pad(columns[i], widths[i]);
+  out += "\n";
+  for (const auto& row : rows) {
+    out += "  " + pad(row, row_width);
+    for (size_t i = 0; i < columns.size(); ++i) {
+      auto it = cells.find({row, columns[i]});
+      out += "  " + pad(it == cells.end() ? "-" : it->second, widths[i]);
+    }
+    out += "\n";
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -58,6 +103,7 @@ std::string SummaryText(const Invocation& inv, bool color) {
   if (errors) totals += ", " + std::to_string(errors) + " could not run";
   if (skipped) totals += ", " + std::to_string(skipped) + " skipped";
   if (cancelled) totals += ", " + std::to_string(cancelled) + " interrupted";
+  out += TargetTable(inv);
   out += "\ncpuhp: " + totals + " in " + FormatDuration(inv.duration) + "; artifacts in " +
          TerminalSafe(inv.artifacts_root.string()) + "\n";
   return out;

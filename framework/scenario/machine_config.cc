@@ -4,6 +4,7 @@
 #include "scenario/topology.h"
 #include "util/error.h"
 #include "vm/guest_kit.h"
+#include "vm/kits.h"
 
 namespace cpuhp {
 namespace {
@@ -36,6 +37,17 @@ fs::path ResolvePath(const YamlValue& v, const fs::path& scenario_file) {
   fs::path p = v.AsString();
   if (p.is_relative()) p = scenario_file.parent_path() / p;
   return p.lexically_normal();
+}
+
+// A kit name ("6.12") selects a built kit; anything else is a directory,
+// relative to the scenario file.
+fs::path ResolveKit(const YamlValue& v, const fs::path& scenario_file) {
+  if (!IsKitName(v.AsString())) return ResolvePath(v, scenario_file);
+  try {
+    return GuestKit::Find(v.AsString());
+  } catch (const Error& e) {
+    v.Fail(e.what());
+  }
 }
 
 }  // namespace
@@ -103,7 +115,7 @@ void Read(const YamlValue& value, const fs::path& file, MachineConfig& c) {
   if (m.Has("kit") && m.Has("disk")) {
     throw ScenarioError(m.KeyWhere("disk"), v->path() + ": give kit or disk, not both");
   }
-  if (auto k = m.Get("kit")) c.kit = ResolvePath(*k, file);
+  if (auto k = m.Get("kit")) c.kit = ResolveKit(*k, file);
   if (auto d = m.Get("disk")) c.spec.disk = ResolvePath(*d, file);
   if (auto k = m.Get("kernel")) c.spec.kernel = ResolvePath(*k, file);
   if (auto i = m.Get("initrd")) {
@@ -113,8 +125,17 @@ void Read(const YamlValue& value, const fs::path& file, MachineConfig& c) {
   if (auto a = m.Get("append")) {
     if (!m.Has("kernel") && !m.Has("kit") && m.Has("disk")) a->Fail("append needs a kernel");
     c.spec.append = a->AsString();
+    c.own_append = c.spec.append;
   }
-  if (auto q = m.Get("qemu")) c.spec.qemu_binary = q->AsString();
+  c.qemu_given = m.Has("qemu");
+  c.kernel_given = m.Has("kernel") || m.Has("disk") || m.Has("kit");
+  if (auto q = m.Get("qemu")) {
+    try {
+      c.spec.qemu_binary = ResolveQemuBinary(q->AsString());
+    } catch (const Error& e) {
+      q->Fail(e.what());
+    }
+  }
   if (auto e = m.Get("extra_args")) {
     for (const auto& a : e->Items()) c.spec.extra_args.push_back(a.AsString());
   }

@@ -10,6 +10,7 @@
 #include "util/file.h"
 #include "util/log.h"
 #include "vm/guest_kit.h"
+#include "vm/qemu_info.h"
 #include "vm/vm.h"
 
 namespace cpuhp {
@@ -57,6 +58,7 @@ class Executor {
     result_.label = run.label;
     result_.file = run.file;
     result_.matrix = run.matrix;
+    result_.target = run.target;
     result_.artifacts_dir =
         options.artifacts_root / (options.dir_name.empty() ? run.DirName() : options.dir_name);
   }
@@ -133,11 +135,17 @@ class Executor {
                                "boot: the guest's CPUs as booted");
       GuestSnapshot boot = ReadGuestSnapshot(vm_->Agent());
       ctx_.baseline_states = boot.states;
+      result_.machine_type = spec.machine_type;
+      result_.qemu_version =
+          ParseQueryVersion(vm_->Qmp().Execute("query-version"), vm_->name()).ToString();
+      result_.guest_kernel = ReadGuestKernelRelease(vm_->Agent());
       rec.detail = {{"accel", result_.accel},
                     {"accel_reason", result_.accel_reason},
                     {"smp", spec.smp.ToQemuArg()},
                     {"online", boot.online.ToString()},
-                    {"present", boot.present.ToString()}};
+                    {"present", boot.present.ToString()},
+                    {"qemu_version", result_.qemu_version},
+                    {"guest_kernel", result_.guest_kernel}};
     } catch (const std::exception& e) {
       rec.outcome = "failed";
       rec.message = e.what();

@@ -72,7 +72,8 @@ std::string ScenarioRun::DirName() const {
   std::string out;
   for (char c : label) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.' || c == '[' || c == ']' || c == ',' || c == '=';
+              c == '-' || c == '_' || c == '.' || c == '[' || c == ']' || c == ',' || c == '=' ||
+              c == '@';
     out += ok ? c : '_';
   }
   // The loader refuses such labels; this holds for runs built any other way.

@@ -187,6 +187,11 @@ struct MachineConfig {
   // and booting says why.
   std::filesystem::path kit;
   Clock::duration boot_timeout = kBootTimeout;
+  // The scenario chose its QEMU (machine.qemu) or its kernel (kernel, disk
+  // or kit): --target does not move such a run to another.
+  bool qemu_given = false;
+  bool kernel_given = false;
+  std::string own_append;  // machine.append, which wins over any kit's
 };
 
 // The longest directory name a run gets, and so the longest scenario name or
@@ -205,6 +210,7 @@ struct ScenarioRun {
   std::string description;
   std::string label;  // "smoke", or "topology[s2c2t2]" for a matrix run
   std::vector<std::pair<std::string, std::string>> matrix;  // axis -> value label
+  std::vector<std::pair<std::string, std::string>> target;  // --target axis -> name
   MachineConfig machine;
   std::vector<Step> steps;
   SourceLocation where;  // the scenario's first line

@@ -4,6 +4,8 @@
 #include <fstream>
 
 #include "util/error.h"
+#include "util/text.h"
+#include "vm/kits.h"
 #include "vm/machine_spec.h"
 
 #ifndef CPUHP_DEFAULT_GUEST_KIT_DIR
@@ -18,31 +20,16 @@ std::filesystem::path GuestKit::DefaultDir() {
 }
 
 GuestKit GuestKit::Load(const std::filesystem::path& dir) {
+  auto env = ReadKitEnv(dir / "kit.env", "guest kit",
+                        "build it with `cmake --build build --target guest-kit` or "
+                        "`images/build-guest-kit --out DIR`, or set CPUHP_GUEST_KIT");
   std::filesystem::path env_file = dir / "kit.env";
-  std::ifstream in(env_file);
-  if (!in) {
-    throw Error("no guest kit at " + dir.string() +
-                " (kit.env missing): build it with `cmake --build build --target guest-kit` "
-                "or `images/build-guest-kit --out DIR`, or set CPUHP_GUEST_KIT");
-  }
   GuestKit kit;
   kit.dir = dir;
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t eq = line.find('=');
-    if (eq == std::string::npos || line[0] == '#') continue;
-    std::string key = line.substr(0, eq);
-    std::string value = line.substr(eq + 1);
-    // kit.env is shell syntax: values may be single- or double-quoted.
-    if (value.size() >= 2 && (value.front() == '\'' || value.front() == '"') &&
-        value.back() == value.front()) {
-      value = value.substr(1, value.size() - 2);
-    }
-    if (key == "KERNEL") kit.kernel = value;
-    else if (key == "INITRD") kit.initrd = value;
-    else if (key == "APPEND") kit.append = value;
-    else if (key == "KERNEL_VERSION") kit.kernel_version = value;
-  }
+  kit.kernel = env["KERNEL"];
+  kit.initrd = env["INITRD"];
+  kit.append = env["APPEND"];
+  kit.kernel_version = env["KERNEL_VERSION"];
   for (const auto& [what, path] : {std::pair{"KERNEL", kit.kernel}, {"INITRD", kit.initrd}}) {
     if (path.empty() || !std::filesystem::exists(path)) {
       throw Error(env_file.string() + ": " + what + " " +
@@ -58,6 +45,26 @@ void GuestKit::ApplyTo(MachineSpec& spec) const {
   spec.kernel = kernel;
   spec.initrd = initrd;
   if (spec.append.empty()) spec.append = append;
+}
+
+std::filesystem::path GuestKit::Find(const std::string& name) {
+  std::error_code ec;
+  std::filesystem::path dir = KitsDir() / ("guest-kit-" + name);
+  if (std::filesystem::exists(dir / "kit.env", ec)) return dir;
+  std::string default_version;
+  try {
+    default_version = Load(DefaultDir()).kernel_version;
+  } catch (const Error&) {
+  }
+  if (VersionMatches(default_version, name)) return DefaultDir();
+  std::vector<std::string> kits = ListKits("guest-kit", "kit.env", "KERNEL_VERSION");
+  throw Error("no guest kit for Linux " + name + ": no " + dir.string() +
+              ", and the default kit's kernel is " +
+              (default_version.empty() ? std::string("not built") : default_version) +
+              "; kits in " + KitsDir().string() + ": " +
+              (kits.empty() ? std::string("none") : Join(kits)) +
+              "; build one with `images/build-guest-kit --out " + dir.string() +
+              " --suite SUITE` (images/README.md)");
 }
 
 }  // namespace cpuhp

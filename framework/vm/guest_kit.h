@@ -20,6 +20,9 @@ struct GuestKit {
   static GuestKit Load(const std::filesystem::path& dir);
   // $CPUHP_GUEST_KIT, else the build tree's kit (set at configure time).
   static std::filesystem::path DefaultDir();
+  // The kit a kernel name selects ("6.12"): KitsDir()/guest-kit-6.12, else
+  // the default kit when its kernel is 6.12.x. Throws Error listing the kits.
+  static std::filesystem::path Find(const std::string& name);
   // Fills spec's kernel/initrd/append when the spec names neither a kernel nor a disk.
   void ApplyTo(MachineSpec& spec) const;
 };

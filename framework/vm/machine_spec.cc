@@ -87,7 +87,9 @@ std::vector<std::string> BuildCommandLine(const MachineSpec& spec, Accel accel,
   const std::string server = mode == SocketMode::kQemuListens ? ",server=on,wait=off" : "";
   std::vector<std::string> a = {
       spec.qemu_binary,
-      "-name", OptValue(spec.name) + ",debug-threads=on",
+      // guest= spelled out: a bare name with '=' in it (a --target label,
+      // "smoke@qemu=10.0") would be read as a parameter of -name.
+      "-name", "guest=" + OptValue(spec.name) + ",debug-threads=on",
       "-machine", spec.machine_type,
       "-accel", AccelName(accel),
       "-cpu", spec.cpu_model,

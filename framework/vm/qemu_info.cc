@@ -36,6 +36,21 @@ std::string QemuVersion::ToString() const {
   return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(micro);
 }
 
+QemuVersion ParseQueryVersion(const nlohmann::json& v, const std::string& who) {
+  QemuVersion out;
+  const nlohmann::json& q = v.value("qemu", nlohmann::json::object());
+  if (!q.is_object()) throw ProtocolError(who + ": query-version: \"qemu\" is not an object");
+  auto num = [&](const char* f) { return q.contains(f) && q[f].is_number_integer() ? q[f].get<int>() : 0; };
+  out.major = num("major");
+  out.minor = num("minor");
+  out.micro = num("micro");
+  if (v.contains("package") && v["package"].is_string()) {
+    // QEMU's own answer, but shown in reports: bounded.
+    out.package = v["package"].get<std::string>().substr(0, 128);
+  }
+  return out;
+}
+
 QemuVersion QueryQemuVersion(const std::string& qemu_binary, const Deadline& deadline) {
   TempDir dir(std::filesystem::temp_directory_path(), "cpuhp-version-");
   const auto socket = dir.path() / "qmp.sock";
@@ -57,14 +72,7 @@ QemuVersion QueryQemuVersion(const std::string& qemu_binary, const Deadline& dea
   QmpClient qmp(std::move(conn), "qmp", nullptr);
   qmp.Handshake(deadline);
   nlohmann::json v = qmp.Execute("query-version", nullptr, deadline);
-  QemuVersion out;
-  const nlohmann::json& q = v.value("qemu", nlohmann::json::object());
-  if (!q.is_object()) throw ProtocolError(qemu_binary + ": query-version: \"qemu\" is not an object");
-  auto num = [&](const char* f) { return q.contains(f) && q[f].is_number_integer() ? q[f].get<int>() : 0; };
-  out.major = num("major");
-  out.minor = num("minor");
-  out.micro = num("micro");
-  if (v.contains("package") && v["package"].is_string()) out.package = v["package"].get<std::string>();
+  QemuVersion out = ParseQueryVersion(v, qemu_binary);
   try {
     qmp.Execute("quit", nullptr, Deadline::AfterUnscaled(kQemuQuitTimeout));
   } catch (const Error&) {

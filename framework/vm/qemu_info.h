@@ -3,6 +3,8 @@
 
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "util/deadline.h"
 #include "util/fd.h"
 #include "util/process.h"
@@ -22,6 +24,9 @@ struct QemuVersion {
   std::string package;  // e.g. "Debian 1:7.2+dfsg-7+deb12u18"
   std::string ToString() const;  // "7.2.19"
 };
+
+// The answer of query-version; `who` names the QEMU in errors.
+QemuVersion ParseQueryVersion(const nlohmann::json& reply, const std::string& who);
 
 // Starts `qemu_binary` with no machine (-machine none), asks query-version
 // over a private QMP socket and quits it. Throws LaunchError (QEMU cannot run,

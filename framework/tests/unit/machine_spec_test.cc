@@ -27,7 +27,7 @@ TEST(MachineSpecTest, CommasInNamesAndPathsAreDoubled) {
   spec.disk = "/img/a,b.qcow2";
   auto argv = BuildCommandLine(spec, Accel::kTcg,
                                {"/run/x,y/qmp.sock", "/run/x,y/qga.sock", "/art/t[4,1]/serial.log"});
-  EXPECT_EQ(ValueOf(argv, "-name"), "topology[4,,1],debug-threads=on");
+  EXPECT_EQ(ValueOf(argv, "-name"), "guest=topology[4,,1],debug-threads=on");
   EXPECT_EQ(ValueOf(argv, "-chardev", 0), "socket,id=qmp0,path=/run/x,,y/qmp.sock");
   EXPECT_EQ(ValueOf(argv, "-chardev", 1), "file,id=serial0,path=/art/t[4,,1]/serial.log");
   EXPECT_EQ(ValueOf(argv, "-chardev", 2), "socket,id=qga0,path=/run/x,,y/qga.sock");

@@ -141,6 +141,11 @@ Invocation SampleInvocation() {
   f.message = "present-count: present has 3 CPUs, QEMU has 4 plugged\nstate-settled: cpu3 <stuck>";
   f.invariants = {"present-count", "state-settled"};
   failed.failure = f;
+  failed.target = {{"qemu", "10.0"}, {"kernel", "6.12"}};
+  failed.qemu_version = "10.0.2";
+  failed.guest_kernel = "6.12.95+deb12-amd64";
+  failed.accel = "tcg";
+  failed.machine_type = "q35";
   // Serial logs hold anything: escapes, control characters, broken UTF-8.
   failed.serial_tail = "[    1.0] smpboot: CPU 3 is now offline & \"gone\" <x>\x1b[0m\x01\xff\n";
   inv.runs.push_back(failed);
@@ -213,6 +218,17 @@ TEST(JunitTest, FailureCarriesInvariantsMessageAndSerialTail) {
   EXPECT_EQ(body.find('\x1b'), std::string::npos);
   EXPECT_EQ(body.find('\x01'), std::string::npos);
   EXPECT_EQ(body.find('\xff'), std::string::npos);
+  // The stack, as testcase properties.
+  auto props = tc->All("properties");
+  ASSERT_EQ(props.size(), 1u);
+  std::map<std::string, std::string> by_name;
+  for (const XmlElement* p : props[0]->All("property")) by_name[p->attrs.at("name")] = p->attrs.at("value");
+  EXPECT_EQ(by_name, (std::map<std::string, std::string>{{"target.qemu", "10.0"},
+                                                         {"target.kernel", "6.12"},
+                                                         {"qemu_version", "10.0.2"},
+                                                         {"guest_kernel", "6.12.95+deb12-amd64"},
+                                                         {"accel", "tcg"},
+                                                         {"machine_type", "q35"}}));
   const XmlElement* error = root->All("testsuite")[2]->All("testcase")[0];
   ASSERT_EQ(error->All("error").size(), 1u);
   EXPECT_EQ(error->All("error")[0]->attrs.at("type"), "setup");
@@ -348,6 +364,30 @@ TEST(SummaryTest, ListsFailuresWithTheirArtifactsAndTotals) {
   EXPECT_EQ(s.find("\033["), std::string::npos);  // no colour when asked for none
   // Failures come after passes, right above the totals.
   EXPECT_LT(s.find("PASS  smoke"), s.find("FAIL  topology"));
+}
+
+TEST(SummaryTest, EndsWithATargetByScenarioTable) {
+  Invocation inv;
+  inv.duration = std::chrono::seconds(60);
+  for (const char* q : {"7.2", "10.0"}) {
+    for (const char* scenario : {"smoke", "topology[s2c2t2]"}) {
+      bool fails = std::string(q) == "10.0" && std::string(scenario) == "smoke";
+      RunResult r = Result("scenarios/x.yaml", std::string(scenario) + "@qemu=" + q,
+                           fails ? RunOutcome::kFailed : RunOutcome::kPassed);
+      r.target = {{"qemu", q}};
+      r.duration = std::chrono::seconds(fails ? 7 : 42);
+      inv.runs.push_back(r);
+    }
+  }
+  std::string s = SummaryText(inv, false);
+  size_t table = s.find("qemu=7.2      qemu=10.0");
+  ASSERT_NE(table, std::string::npos) << s;
+  EXPECT_NE(s.find("smoke             PASS 42s      FAIL 7s", table), std::string::npos) << s;
+  EXPECT_NE(s.find("topology[s2c2t2]  PASS 42s      PASS 42s", table), std::string::npos) << s;
+  EXPECT_LT(table, s.find("cpuhp: 4 runs"));
+  // No table without targets.
+  for (auto& r : inv.runs) r.target.clear();
+  EXPECT_EQ(SummaryText(inv, false).find("  qemu=7.2"), std::string::npos);
 }
 
 // Guest text in a failure line (an agent's desc, the console) must not drive
