@@ -6,10 +6,12 @@
 #include "report/artifacts.h"
 #include "report/repro.h"
 #include "report/spec_json.h"
+#include "scenario/machine_config.h"
 #include "scenario/step_actions.h"
 #include "util/file.h"
 #include "util/log.h"
 #include "vm/guest_kit.h"
+#include "vm/serial_log.h"
 #include "vm/vm.h"
 
 namespace cpuhp {
@@ -106,7 +108,8 @@ class Executor {
 
  private:
   // Boots the VM; false (with the result set to error) if it could not be
-  // started: those are setup errors, not test failures.
+  // started or its guest cannot take the CPUs the scenario expects: those
+  // are setup errors, not test failures.
   bool Boot() {
     StepRecord rec = MakeRecord("boot", "boot", "boot", run_.where.ToString());
     Clock::time_point t0 = Clock::now();
@@ -133,11 +136,22 @@ class Executor {
                                "boot: the guest's CPUs as booted");
       GuestSnapshot boot = ReadGuestSnapshot(vm_->Agent());
       ctx_.baseline_states = boot.states;
+      std::optional<CpuAllowanceLine> allowance =
+          FindCpuAllowanceLine(ReadConsoleForDiagnosis(vm_->artifacts_dir() / "serial.log"));
       rec.detail = {{"accel", result_.accel},
                     {"accel_reason", result_.accel_reason},
                     {"smp", spec.smp.ToQemuArg()},
                     {"online", boot.online.ToString()},
-                    {"present", boot.present.ToString()}};
+                    {"present", boot.present.ToString()},
+                    {"possible", boot.possible.ToString()},
+                    {"maxcpus", spec.smp.MaxCpus()},
+                    {"console_cpus_line", allowance ? nlohmann::json(allowance->text) : nullptr},
+                    {"hotplug_cpus", HotplugCpusWord(run_.machine.hotplug_cpus)}};
+      // A guest that cannot take the CPUs would fail every hotplug for that
+      // one reason, a minute later, at its first check: say so now.
+      std::string problem =
+          HotplugCpusProblem(run_.machine, boot.possible, boot.present, allowance);
+      if (!problem.empty()) throw Error(problem);
     } catch (const std::exception& e) {
       rec.outcome = "failed";
       rec.message = e.what();
