@@ -1,10 +1,14 @@
 #include "scenario/machine_config.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include "scenario/duration.h"
 #include "scenario/topology.h"
 #include "util/error.h"
 #include "vm/guest_kit.h"
 #include "vm/kits.h"
+#include "vm/serial_log.h"
 
 namespace cpuhp {
 namespace {
@@ -70,6 +74,40 @@ MachineConfig ParseMachine(const std::optional<YamlValue>& v, const fs::path& fi
   return c;
 }
 
+std::string HotplugCpusWord(const std::optional<int>& hotplug_cpus) {
+  if (!hotplug_cpus) return "all";
+  return *hotplug_cpus == 0 ? "none" : std::to_string(*hotplug_cpus);
+}
+
+std::string HotplugCpusProblem(const MachineConfig& machine, const CpuSet& possible,
+                               const CpuSet& present,
+                               const std::optional<CpuAllowanceLine>& console) {
+  const int maxcpus = machine.spec.smp.MaxCpus();
+  const int allowed = static_cast<int>(possible.Size());
+  const int takes = std::max(0, allowed - static_cast<int>(present.Size()));
+  const int offered = std::max(0, maxcpus - static_cast<int>(present.Size()));
+  if (machine.hotplug_cpus ? takes == *machine.hotplug_cpus : allowed >= maxcpus) return "";
+  std::string seen = "the guest allows " + std::to_string(allowed) + " of QEMU's " +
+                     std::to_string(maxcpus) + " CPUs (possible " + possible.ToString() + "; " +
+                     (console ? "kernel: " + QuoteGuestLine(console->text)
+                              : std::string("no \"Allowing ... CPUs\" line on the console or "
+                                            "in the guest's boot log")) +
+                     ")";
+  if (machine.hotplug_cpus) {
+    return "the scenario expects the guest to take " +
+           (*machine.hotplug_cpus == 0 ? std::string("no")
+                                       : std::to_string(*machine.hotplug_cpus)) +
+           " hot-added CPUs (machine: hotplug_cpus: " + HotplugCpusWord(machine.hotplug_cpus) +
+           "), but " + seen + ": it takes " + std::to_string(takes);
+  }
+  std::string then = takes == 0 ? "it cannot take hot-added CPUs, so every hotplug would be refused"
+                                : "it can take only " + std::to_string(takes) + " of QEMU's " +
+                                      std::to_string(offered) +
+                                      " hot-pluggable CPUs, so the rest would be refused";
+  return seen + ": " + then + "; see docs/known-issues.md (a scenario that boots such a guest " +
+         "on purpose says machine: {hotplug_cpus: " + HotplugCpusWord(takes) + "})";
+}
+
 std::string DefaultCpuModel(const SmpTopology& smp) {
   std::string problem;
   auto topo = ResolveTopology(smp, &problem);
@@ -81,7 +119,7 @@ namespace {
 void Read(const YamlValue& value, const fs::path& file, MachineConfig& c) {
   const YamlValue* v = &value;
   YamlMap m = v->AsMap({"backend", "type", "accel", "cpu", "smp", "memory", "kit", "disk", "kernel",
-                        "initrd", "append", "qemu", "extra_args", "boot_timeout"});
+                        "initrd", "append", "qemu", "extra_args", "boot_timeout", "hotplug_cpus"});
   if (auto b = m.Get("backend")) {
     if (b->IsScalar() && b->Scalar() == "libvirt") {
       b->Fail("backend 'libvirt' is not implemented in this build (only 'qemu' is)");
@@ -140,6 +178,24 @@ void Read(const YamlValue& value, const fs::path& file, MachineConfig& c) {
     for (const auto& a : e->Items()) c.spec.extra_args.push_back(a.AsString());
   }
   if (auto b = m.Get("boot_timeout")) c.boot_timeout = b->AsDuration();
+  if (auto h = m.Get("hotplug_cpus")) {
+    if (h->IsScalar() && h->Scalar() == "all") {
+      c.hotplug_cpus.reset();
+    } else if (h->IsScalar() && h->Scalar() == "none") {
+      c.hotplug_cpus = 0;
+    } else if (h->IsScalar() && !h->Scalar().empty() &&
+               std::isdigit(static_cast<unsigned char>(h->Scalar()[0]))) {
+      int room = c.spec.smp.MaxCpus() - c.spec.smp.cpus;
+      c.hotplug_cpus = h->AsInt(0, 1024);
+      if (*c.hotplug_cpus > room) {
+        h->Fail(std::to_string(*c.hotplug_cpus) + " is more than the " + std::to_string(room) +
+                " hot-pluggable CPUs of -smp " + c.spec.smp.ToQemuArg());
+      }
+    } else {
+      h->Fail("expected all, none or a number of CPUs, got " +
+              (h->IsScalar() ? QuotedForMessage(h->Scalar()) : h->TypeName()));
+    }
+  }
 }
 
 }  // namespace

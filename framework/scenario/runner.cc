@@ -6,15 +6,20 @@
 #include "report/artifacts.h"
 #include "report/repro.h"
 #include "report/spec_json.h"
+#include "scenario/machine_config.h"
 #include "scenario/step_actions.h"
 #include "util/file.h"
 #include "util/log.h"
 #include "vm/guest_kit.h"
 #include "vm/qemu_info.h"
+#include "vm/serial_log.h"
 #include "vm/vm.h"
 
 namespace cpuhp {
 namespace {
+
+// Where images/init saves dmesg before it says the guest is ready.
+constexpr char kGuestBootLog[] = "/run/cpuhp-boot-dmesg";
 
 namespace fs = std::filesystem;
 
@@ -108,7 +113,8 @@ class Executor {
 
  private:
   // Boots the VM; false (with the result set to error) if it could not be
-  // started: those are setup errors, not test failures.
+  // started or its guest cannot take the CPUs the scenario expects: those
+  // are setup errors, not test failures.
   bool Boot() {
     StepRecord rec = MakeRecord("boot", "boot", "boot", run_.where.ToString());
     Clock::time_point t0 = Clock::now();
@@ -139,13 +145,29 @@ class Executor {
       result_.qemu_version =
           ParseQueryVersion(vm_->Qmp().Execute("query-version"), vm_->name()).ToString();
       result_.guest_kernel = ReadGuestKernelRelease(vm_->Agent());
+      std::optional<CpuAllowanceLine> allowance =
+          FindCpuAllowanceLine(ReadConsoleForDiagnosis(vm_->artifacts_dir() / "serial.log"));
+      if (!allowance) {
+        // The line is KERN_INFO: below the kit's console loglevel, so it is
+        // in the boot log the kit's /init saves (an older kit has none).
+        if (auto log = vm_->Agent().TryReadFile(kGuestBootLog)) allowance = FindCpuAllowanceLine(*log);
+      }
       rec.detail = {{"accel", result_.accel},
                     {"accel_reason", result_.accel_reason},
                     {"smp", spec.smp.ToQemuArg()},
                     {"online", boot.online.ToString()},
                     {"present", boot.present.ToString()},
                     {"qemu_version", result_.qemu_version},
-                    {"guest_kernel", result_.guest_kernel}};
+                    {"guest_kernel", result_.guest_kernel},
+                    {"possible", boot.possible.ToString()},
+                    {"maxcpus", spec.smp.MaxCpus()},
+                    {"kernel_cpus_line", allowance ? nlohmann::json(allowance->text) : nullptr},
+                    {"hotplug_cpus", HotplugCpusWord(run_.machine.hotplug_cpus)}};
+      // A guest that cannot take the CPUs would fail every hotplug for that
+      // one reason, a minute later, at its first check: say so now.
+      std::string problem =
+          HotplugCpusProblem(run_.machine, boot.possible, boot.present, allowance);
+      if (!problem.empty()) throw Error(problem);
     } catch (const std::exception& e) {
       rec.outcome = "failed";
       rec.message = e.what();

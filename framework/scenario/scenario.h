@@ -192,6 +192,11 @@ struct MachineConfig {
   bool qemu_given = false;
   bool kernel_given = false;
   std::string own_append;  // machine.append, which wins over any kit's
+  // How many hot-added CPUs the guest is expected to take (`hotplug_cpus`):
+  // nullopt for all that maxcpus leaves room for. A guest that takes fewer
+  // fails the run at boot, since every later hotplug would fail for that one
+  // reason; a number is for scenarios that boot such a guest on purpose.
+  std::optional<int> hotplug_cpus;
 };
 
 // The longest directory name a run gets, and so the longest scenario name or

@@ -113,6 +113,72 @@ std::string ExplainBootFailure(std::string_view console) {
          "org.qemu.guest_agent.0 port connected to qemu-ga?)";
 }
 
+namespace {
+// The two messages, as literal text around their two numbers.
+struct AllowanceFormat {
+  std::string_view before_first;
+  std::string_view between;
+  std::string_view after;
+  bool first_is_present;  // else the first number counts all possible CPUs
+};
+constexpr std::array<AllowanceFormat, 2> kAllowanceFormats = {{
+    {"CPU topo: Allowing ", " present CPUs plus ", " hotplug CPUs", true},
+    {"smpboot: Allowing ", " CPUs, ", " hotplug CPUs", false},
+}};
+
+// A kernel has at most 8192 CPUs (NR_CPUS); more digits than that are not a count.
+constexpr size_t kMaxCountDigits = 5;
+
+std::optional<int> TakeCount(std::string_view& s) {
+  size_t n = 0;
+  while (n < s.size() && n <= kMaxCountDigits && s[n] >= '0' && s[n] <= '9') ++n;
+  if (n == 0 || n > kMaxCountDigits) return std::nullopt;
+  int value = 0;
+  for (size_t i = 0; i < n; ++i) value = value * 10 + (s[i] - '0');
+  s.remove_prefix(n);
+  return value;
+}
+
+bool TakeLiteral(std::string_view& s, std::string_view literal) {
+  if (!s.starts_with(literal)) return false;
+  s.remove_prefix(literal.size());
+  return true;
+}
+}  // namespace
+
+std::optional<CpuAllowanceLine> ParseCpuAllowanceLine(std::string_view line) {
+  while (!line.empty() && (line.back() == '\r' || line.back() == '\n' || line.back() == ' ')) {
+    line.remove_suffix(1);
+  }
+  for (const AllowanceFormat& f : kAllowanceFormats) {
+    size_t at = line.find(f.before_first);
+    if (at == std::string_view::npos) continue;
+    std::string_view message = line.substr(at);
+    std::string_view rest = message;
+    rest.remove_prefix(f.before_first.size());
+    std::optional<int> first = TakeCount(rest);
+    if (!first || !TakeLiteral(rest, f.between)) continue;
+    std::optional<int> hotplug = TakeCount(rest);
+    if (!hotplug || !TakeLiteral(rest, f.after) || !rest.empty()) continue;
+    return CpuAllowanceLine{.possible = f.first_is_present ? *first + *hotplug : *first,
+                            .hotplug = *hotplug,
+                            .text = std::string(message)};
+  }
+  return std::nullopt;
+}
+
+std::optional<CpuAllowanceLine> FindCpuAllowanceLine(std::string_view console) {
+  // Line by line, so that a console of one endless line is read once, not
+  // once per "Allowing" in it.
+  while (!console.empty()) {
+    size_t end = console.find('\n');
+    if (auto found = ParseCpuAllowanceLine(console.substr(0, end))) return found;
+    if (end == std::string_view::npos) break;
+    console.remove_prefix(end + 1);
+  }
+  return std::nullopt;
+}
+
 std::string ReadConsoleForDiagnosis(const std::filesystem::path& serial_log) {
   UniqueFd fd(::open(serial_log.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return "";

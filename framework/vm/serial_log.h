@@ -44,6 +44,26 @@ std::string ExplainBootFailure(std::string_view console);
 // characters escaped as \xNN, at most `max` bytes (then "...").
 std::string QuoteGuestLine(std::string_view line, size_t max = 200);
 
+// What an x86 guest kernel says at boot about the CPUs it will ever run:
+//   Linux 6.9+ "CPU topo: Allowing 1 present CPUs plus 0 hotplug CPUs"
+//     (arch/x86/kernel/cpu/topology.c: present + hotplug are possible)
+//   Linux 6.1  "smpboot: Allowing 4 CPUs, 3 hotplug CPUs"
+//     (arch/x86/kernel/smpboot.c: the first number is all possible CPUs)
+// Both are KERN_INFO, so they reach the serial console only with loglevel=7
+// (the guest kit boots with 5).
+struct CpuAllowanceLine {
+  int possible = 0;
+  int hotplug = 0;
+  // The message from "CPU topo:" or "smpboot:" on, without the timestamp;
+  // only digits vary in it, so it is short.
+  std::string text;
+};
+// The line, if it is one of those (anything may come before the prefix,
+// nothing but line-end characters after the message).
+std::optional<CpuAllowanceLine> ParseCpuAllowanceLine(std::string_view line);
+// The first such line of `console`.
+std::optional<CpuAllowanceLine> FindCpuAllowanceLine(std::string_view console);
+
 // The first kMaxConsoleScan bytes of a serial log, and the last ones when it
 // is longer (joined by a marker line): what the diagnoses read, bounded
 // whatever the guest printed. "" when the file cannot be read.

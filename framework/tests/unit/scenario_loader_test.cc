@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "scenario/duration.h"
+#include "scenario/machine_config.h"
 #include "scenario/topology.h"
 #include "util/temp_dir.h"
 #include "util/text.h"
@@ -110,6 +111,54 @@ TEST_F(ScenarioFileTest, TheKitIsAppliedAtLoadTimeAndAMissingOneIsLeftForBoot) {
   runs = LoadScenarioRuns(Write("nokit.yaml", "machine: {kit: no-such-kit}\nsteps: [check]\n"));
   EXPECT_TRUE(runs[0].machine.spec.kernel.empty());
   EXPECT_EQ(runs[0].machine.kit, dir_.path() / "no-such-kit");
+}
+
+TEST_F(ScenarioFileTest, HotplugCpusSaysHowManyHotAddedCpusTheGuestTakes) {
+  EXPECT_FALSE(Load("steps: [check]\n")[0].machine.hotplug_cpus.has_value());
+  EXPECT_FALSE(Load("machine: {hotplug_cpus: all}\nsteps: [check]\n")[0].machine.hotplug_cpus);
+  EXPECT_EQ(Load("machine: {hotplug_cpus: none}\nsteps: [check]\n")[0].machine.hotplug_cpus, 0);
+  // smp may come after it: the bound is checked against the whole machine.
+  EXPECT_EQ(Load("machine: {hotplug_cpus: 2, smp: {cpus: 2, maxcpus: 4}}\nsteps: [check]\n")[0]
+                .machine.hotplug_cpus,
+            2);
+  EXPECT_EQ(ErrorOf("machine: {hotplug_cpus: some}\nsteps: [check]\n"),
+            "1:25: machine.hotplug_cpus: expected all, none or a number of CPUs, got \"some\"");
+  EXPECT_EQ(ErrorOf("machine:\n  hotplug_cpus: [1]\nsteps: [check]\n"),
+            "2:17: machine.hotplug_cpus: expected all, none or a number of CPUs, got a list");
+  EXPECT_EQ(ErrorOf("machine: {smp: {cpus: 1, maxcpus: 4}, hotplug_cpus: 4}\nsteps: [check]\n"),
+            "1:53: machine.hotplug_cpus: 4 is more than the 3 hot-pluggable CPUs of -smp "
+            "1,maxcpus=4");
+  EXPECT_EQ(ErrorOf("machine: {hotplug_cpus: -1}\nsteps: [check]\n"),
+            "1:25: machine.hotplug_cpus: expected all, none or a number of CPUs, got \"-1\"");
+}
+
+// What the runner's boot check says, from the guest's masks and its own line.
+TEST(HotplugCpusProblem, AGuestThatAllowsTooFewIsNamedWithItsConsoleLine) {
+  MachineConfig m;
+  m.spec.smp = {.cpus = 1, .maxcpus = 4};
+  const CpuSet one = CpuSet::Parse("0"), all = CpuSet::Parse("0-3");
+  auto line = ParseCpuAllowanceLine("CPU topo: Allowing 1 present CPUs plus 0 hotplug CPUs");
+  EXPECT_EQ(HotplugCpusProblem(m, all, one, std::nullopt), "");
+  EXPECT_EQ(HotplugCpusProblem(m, one, one, line),
+            "the guest allows 1 of QEMU's 4 CPUs (possible 0; kernel: \"CPU topo: Allowing 1 "
+            "present CPUs plus 0 hotplug CPUs\"): it cannot take hot-added CPUs, so every hotplug "
+            "would be refused; see docs/known-issues.md (a scenario that boots such a guest on "
+            "purpose says machine: {hotplug_cpus: none})");
+  EXPECT_EQ(HotplugCpusProblem(m, CpuSet::Parse("0-1"), one, std::nullopt),
+            "the guest allows 2 of QEMU's 4 CPUs (possible 0-1; no \"Allowing ... CPUs\" line on "
+            "the console or in the guest's boot log): it can take only 1 of QEMU's 3 "
+            "hot-pluggable CPUs, so the rest would be refused; see docs/known-issues.md (a "
+            "scenario that boots such a guest on purpose says machine: {hotplug_cpus: 1})");
+  // Said on purpose, the count must be right, both ways.
+  m.hotplug_cpus = 0;
+  EXPECT_EQ(HotplugCpusProblem(m, one, one, line), "");
+  EXPECT_EQ(HotplugCpusProblem(m, all, one, std::nullopt),
+            "the scenario expects the guest to take no hot-added CPUs (machine: hotplug_cpus: "
+            "none), but the guest allows 4 of QEMU's 4 CPUs (possible 0-3; no \"Allowing ... "
+            "CPUs\" line on the console or in the guest's boot log): it takes 3");
+  m.hotplug_cpus = 1;
+  EXPECT_EQ(HotplugCpusProblem(m, CpuSet::Parse("0-1"), one, std::nullopt), "");
+  EXPECT_NE(HotplugCpusProblem(m, one, one, line).find("): it takes 0"), std::string::npos);
 }
 
 TEST_F(ScenarioFileTest, NameDefaultsToTheFileStem) {

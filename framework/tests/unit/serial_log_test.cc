@@ -56,6 +56,57 @@ TEST(SerialLogTest, AnRcuStallOutsideStopMachineIsNotTheFlatApicSignature) {
   EXPECT_FALSE(LooksLikeStopMachineStall(kRcu));
 }
 
+// Both kernels' words for the CPUs they allow, as printed on a console with
+// loglevel=7 (6.12 under QEMU 7.2 TCG; the 6.1 kit, -smp 1,maxcpus=4).
+TEST(CpuAllowanceLineTest, ReadsBothKernelsFormats) {
+  auto topo = ParseCpuAllowanceLine(
+      "[    0.010213] CPU topo: Allowing 1 present CPUs plus 0 hotplug CPUs\r");
+  ASSERT_TRUE(topo.has_value());
+  EXPECT_EQ(topo->possible, 1);
+  EXPECT_EQ(topo->hotplug, 0);
+  EXPECT_EQ(topo->text, "CPU topo: Allowing 1 present CPUs plus 0 hotplug CPUs");
+  // 6.9+ counts present and hotplug apart; 6.1's first number is all of them.
+  EXPECT_EQ(
+      ParseCpuAllowanceLine("CPU topo: Allowing 1 present CPUs plus 3 hotplug CPUs")->possible, 4);
+  auto smpboot = ParseCpuAllowanceLine("[    0.013420] smpboot: Allowing 4 CPUs, 3 hotplug CPUs");
+  ASSERT_TRUE(smpboot.has_value());
+  EXPECT_EQ(smpboot->possible, 4);
+  EXPECT_EQ(smpboot->hotplug, 3);
+  EXPECT_EQ(smpboot->text, "smpboot: Allowing 4 CPUs, 3 hotplug CPUs");
+}
+
+TEST(CpuAllowanceLineTest, RefusesAnythingElse) {
+  for (std::string_view line : {
+           "",
+           "smpboot: Booting Node 0 Processor 1 APIC 0x1",
+           "smpboot: Allowing CPUs, 3 hotplug CPUs",
+           "smpboot: Allowing 4 CPUs 3 hotplug CPUs",
+           "smpboot: Allowing -4 CPUs, 3 hotplug CPUs",
+           "smpboot: Allowing 4 CPUs, 3 hotplug CPUs and then some",
+           "smpboot: Allowing 4 CPUs, 3 hotplug CPUs\x1b[2J",
+           "CPU topo: Allowing 1 present CPUs plus 0x10 hotplug CPUs",
+           "CPU topo: Allowing 123456 present CPUs plus 0 hotplug CPUs",
+           "CPU topo: Allowing 99999999999999999999 present CPUs plus 0 hotplug CPUs",
+           "cpu topo: allowing 1 present cpus plus 0 hotplug cpus",
+       }) {
+    EXPECT_FALSE(ParseCpuAllowanceLine(line).has_value()) << line;
+  }
+}
+
+TEST(CpuAllowanceLineTest, FindsTheFirstLineInABootEvenAfterHugeLines) {
+  std::string console = "[    0.0] Linux version 6.1.0-57-amd64\r\n";
+  console += std::string(4 << 20, 'A') + " Allowing " + std::string(1 << 20, 'x') + "\r\n";
+  for (int i = 0; i < 100000; ++i) console += "Allowing ";  // one long line of near-misses
+  console +=
+      "\n[    0.01] smpboot: Allowing 4 CPUs, 3 hotplug CPUs\r\n"
+      "[    0.02] smpboot: Allowing 9 CPUs, 8 hotplug CPUs\r\n";
+  auto found = FindCpuAllowanceLine(console);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->text, "smpboot: Allowing 4 CPUs, 3 hotplug CPUs");
+  EXPECT_FALSE(FindCpuAllowanceLine("cpuhp-guest-ready\r\n").has_value());
+  EXPECT_FALSE(FindCpuAllowanceLine(std::string(1 << 20, '\n')).has_value());
+}
+
 // The guest's side of a console (QEMU's end of the socket) and the pump on
 // the other end, writing serial.log.
 class SerialLogPumpTest : public ::testing::Test {

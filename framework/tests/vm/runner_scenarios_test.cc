@@ -181,6 +181,47 @@ steps:
   EXPECT_EQ(booted["skipped"], 0);
 }
 
+// A guest that cannot take hot-added CPUs (the 6.1 kit with possible_cpus=1,
+// as 6.12 is under TCG on its own) fails the run at boot, in its own words,
+// instead of at its first check a minute later; a scenario that boots it on
+// purpose says so and runs on.
+TEST_F(RunnerTest, AGuestThatCannotTakeHotAddedCpusFailsAtBootUnlessTheScenarioSaysSo) {
+  // The kit's own loglevel keeps the kernel's "Allowing" line (KERN_INFO)
+  // off the console: it is found in the boot log /init saves.
+  const std::string machine = "machine: {smp: {cpus: 1, maxcpus: 4}, append: '" +
+                              GuestKit::Load(GuestKit::DefaultDir()).append +
+                              " possible_cpus=1'";
+  const std::string line = "smpboot: Allowing 1 CPUs, 0 hotplug CPUs";
+
+  RunResult refused = Run("no-room", machine + "}\nsteps: [check]\n");
+  EXPECT_EQ(refused.outcome, RunOutcome::kError);
+  ASSERT_TRUE(refused.failure);
+  EXPECT_EQ(refused.failure->kind, FailureKind::kSetup);
+  EXPECT_EQ(refused.failure->step_path, "boot");
+  EXPECT_NE(
+      refused.failure->message.find("the guest allows 1 of QEMU's 4 CPUs (possible 0; kernel: \"" +
+                                    line + "\"): it cannot take hot-added CPUs"),
+      std::string::npos)
+      << refused.failure->message;
+  ASSERT_EQ(refused.steps.size(), 1u);  // no step ran
+  EXPECT_EQ(refused.steps[0].outcome, "failed");
+  nlohmann::json boot = ReadJsonFile(refused.artifacts_dir / "steps.json").at(0)["detail"];
+  EXPECT_EQ(boot["possible"], "0");
+  EXPECT_EQ(boot["maxcpus"], 4);
+  EXPECT_EQ(boot["kernel_cpus_line"], line);
+  EXPECT_EQ(boot["hotplug_cpus"], "all");
+
+  RunResult meant = Run("no-room-meant", machine + R"(, hotplug_cpus: none}
+steps:
+  - expect_failure: {invariant: possible-count, step: {check: {settle: false}}}
+)");
+  ASSERT_TRUE(meant.Passed()) << meant.FailureLine();
+  const nlohmann::json& recorded = StepAt(meant, "boot").detail;
+  EXPECT_EQ(recorded["possible"], "0");
+  EXPECT_EQ(recorded["kernel_cpus_line"], line);
+  EXPECT_EQ(recorded["hotplug_cpus"], "none");
+}
+
 class GuestLoadTest : public testing::VmTest {};
 
 TEST_F(GuestLoadTest, BusyLoopsRunUntilStopped) {
