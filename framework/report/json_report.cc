@@ -21,6 +21,7 @@ nlohmann::json ReportJson(const Invocation& inv) {
             {"failed", inv.Count(RunOutcome::kFailed)},
             {"errors", inv.Count(RunOutcome::kError)},
             {"skipped", inv.Count(RunOutcome::kSkipped)},
+            {"known_bugs", inv.Count(RunOutcome::kKnownBug)},
             {"cancelled", inv.Count(RunOutcome::kCancelled)}}},
           {"runs", runs}};
 }

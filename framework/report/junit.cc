@@ -90,7 +90,8 @@ std::string JunitXml(const Invocation& inv) {
   std::vector<const RunResult*> all;
   for (const auto& r : inv.runs) all.push_back(&r);
   auto skipped = [&](const std::vector<const RunResult*>& runs) {
-    return counts(runs, RunOutcome::kSkipped) + counts(runs, RunOutcome::kCancelled);
+    return counts(runs, RunOutcome::kSkipped) + counts(runs, RunOutcome::kCancelled) +
+           counts(runs, RunOutcome::kKnownBug);
   };
 
   std::ostringstream x;
@@ -159,6 +160,13 @@ std::string JunitXml(const Invocation& inv) {
                            ? "not run: an earlier run failed (use --keep-going)"
                            : "interrupted")
           << "\"/>\n";
+      } else if (r->outcome == RunOutcome::kKnownBug) {
+        // As pytest reports an xfail: skipped, with why; the failure itself
+        // is in the body, the way a dashboard shows it.
+        std::string body = r->failure ? r->failure->message : "";
+        body += "\nartifacts: " + r->artifacts_dir.string();
+        x << "      <skipped message=\"" << XmlEscape(r->known_bug) << "\">" << XmlEscape(body)
+          << "</skipped>\n";
       }
       x << "      <system-out>" << XmlEscape(out.str()) << "</system-out>\n";
       x << "    </testcase>\n";

@@ -14,6 +14,8 @@ const char* OutcomeTag(RunOutcome o) {
       return "SKIP ";
     case RunOutcome::kCancelled:
       return "INTR ";
+    case RunOutcome::kKnownBug:
+      return "KNOWN";
   }
   return "?    ";
 }
@@ -42,6 +44,8 @@ const char* OutcomeName(RunOutcome outcome) {
       return "skipped";
     case RunOutcome::kCancelled:
       return "cancelled";
+    case RunOutcome::kKnownBug:
+      return "known-bug";
   }
   return "?";
 }
@@ -72,7 +76,7 @@ std::string RunResult::FailureLine() const {
   }
   std::string first = failure->message.substr(0, failure->message.find('\n'));
   if (!first.empty()) line += ": " + first;
-  return line;
+  return outcome == RunOutcome::kKnownBug ? "known bug: " + line : line;
 }
 
 nlohmann::json RunResult::ToJson() const {
@@ -107,6 +111,7 @@ nlohmann::json RunResult::ToJson() const {
     j["target"] = target_json;
   }
   if (!serial_tail.empty()) j["serial_tail"] = serial_tail;
+  if (!known_bug.empty()) j["known_bug"] = known_bug;
   return j;
 }
 

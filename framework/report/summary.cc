@@ -89,16 +89,19 @@ std::string SummaryText(const Invocation& inv, bool color) {
     out += "  PASS  " + std::to_string(passed.size()) + " runs (listed in the JSON report)\n";
   }
   for (RunOutcome o :
-       {RunOutcome::kCancelled, RunOutcome::kSkipped, RunOutcome::kError, RunOutcome::kFailed}) {
+       {RunOutcome::kKnownBug, RunOutcome::kCancelled, RunOutcome::kSkipped, RunOutcome::kError,
+        RunOutcome::kFailed}) {
     for (const auto& r : inv.runs) {
       if (r.outcome == o) out += line(r);
     }
   }
   int failed = inv.Count(RunOutcome::kFailed), errors = inv.Count(RunOutcome::kError),
-      skipped = inv.Count(RunOutcome::kSkipped), cancelled = inv.Count(RunOutcome::kCancelled);
+      skipped = inv.Count(RunOutcome::kSkipped), cancelled = inv.Count(RunOutcome::kCancelled),
+      known = inv.Count(RunOutcome::kKnownBug);
   std::string totals = std::to_string(inv.runs.size()) + " run" +
                        (inv.runs.size() == 1 ? "" : "s") + ": " + std::to_string(passed.size()) +
                        " passed";
+  if (known) totals += ", " + std::to_string(known) + " known bug" + (known == 1 ? "" : "s");
   if (failed) totals += ", " + std::to_string(failed) + " failed";
   if (errors) totals += ", " + std::to_string(errors) + " could not run";
   if (skipped) totals += ", " + std::to_string(skipped) + " skipped";

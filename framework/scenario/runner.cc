@@ -245,6 +245,7 @@ class Executor {
       result_.serial_tail = TailOfFile(result_.artifacts_dir / "serial.log", 40);
     }
     result_.duration = Clock::now() - started_;
+    ApplyKnownBugs(run_.known_bugs, result_);
     WriteReports();
     vm_.reset();
     if (observer_) observer_->RunFinished(index_, result_);

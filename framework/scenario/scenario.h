@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "guest/cpuset.h"
+#include "scenario/known_bug.h"
 #include "scenario/scenario_error.h"
 #include "util/deadline.h"
 #include "util/line_pattern.h"
@@ -216,6 +217,7 @@ struct ScenarioRun {
   std::string label;  // "smoke", or "topology[s2c2t2]" for a matrix run
   std::vector<std::pair<std::string, std::string>> matrix;  // axis -> value label
   std::vector<std::pair<std::string, std::string>> target;  // --target axis -> name
+  std::vector<KnownBug> known_bugs;  // the scenario's known_bug, for every run
   MachineConfig machine;
   std::vector<Step> steps;
   SourceLocation where;  // the scenario's first line

@@ -15,8 +15,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::vector<std::string> kScenarioKeys = {"name",   "description", "vars",
-                                                "matrix", "machine",     "steps"};
+const std::vector<std::string> kScenarioKeys = {"name",    "description", "vars",     "matrix",
+                                                "machine", "steps",       "known_bug"};
 
 std::string ScenarioName(const YamlMap& m, const fs::path& file, const std::string& shown) {
   if (auto n = m.Get("name")) {
@@ -98,6 +98,7 @@ std::vector<ScenarioRun> LoadScenarioRuns(const fs::path& file) {
       run.machine = ParseMachine(rm.Get("machine"), file);
       run.machine.spec.name = run.DirName();
       run.steps = ParseSteps(rm.Require("steps"), file_steps);
+      if (auto k = rm.Get("known_bug")) run.known_bugs = ParseKnownBugs(*k);
       DryRun(run, dry_run_budget);
     } catch (const ScenarioError& e) {
       if (axes.empty()) throw;

@@ -49,7 +49,7 @@ std::vector<RunResult> RunAll(const std::vector<ScenarioRun>& runs, const Schedu
       run_options.dir_name = dirs[i];
       // This thread spawns the run's QEMU and lives until it is gone.
       results[i] = RunScenario(runs[i], run_options, observer, static_cast<int>(i));
-      if (!results[i].Passed()) failed = true;
+      if (!results[i].AsExpected()) failed = true;
     }
   };
   size_t n = std::clamp<size_t>(static_cast<size_t>(std::max(options.jobs, 1)), 1, runs.size());

@@ -366,6 +366,27 @@ TEST(SummaryTest, ListsFailuresWithTheirArtifactsAndTotals) {
   EXPECT_LT(s.find("PASS  smoke"), s.find("FAIL  topology"));
 }
 
+TEST(JunitTest, AKnownBugIsSkippedWithWhatItMetAndDoesNotFailTheInvocation) {
+  Invocation inv;
+  RunResult known = Result("scenarios/known-bugs/r.yaml", "replug", RunOutcome::kKnownBug);
+  known.failure = RunFailure{.kind = FailureKind::kConnection, .message = "qmp: connection closed"};
+  known.known_bug = "known bug reproduced on qemu 7.2.22 (known_bug at r.yaml:3:5)";
+  inv.runs.push_back(known);
+  EXPECT_EQ(inv.ExitCode(), kExitPassed);
+  std::unique_ptr<XmlElement> root = ParseXml(JunitXml(inv));
+  EXPECT_EQ(root->Int("skipped"), 1);
+  EXPECT_EQ(root->Int("failures"), 0);
+  const XmlElement* tc = root->All("testsuite")[0]->All("testcase")[0];
+  ASSERT_EQ(tc->All("skipped").size(), 1u);
+  EXPECT_EQ(tc->All("skipped")[0]->attrs.at("message"), known.known_bug);
+  EXPECT_NE(tc->All("skipped")[0]->text.find("qmp: connection closed"), std::string::npos);
+  std::string s = SummaryText(inv, false);
+  EXPECT_NE(s.find("KNOWN replug"), std::string::npos) << s;
+  EXPECT_NE(s.find("known bug: connection failure: qmp: connection closed"), std::string::npos) << s;
+  EXPECT_NE(s.find("1 run: 0 passed, 1 known bug in"), std::string::npos) << s;
+  EXPECT_EQ(ReportJson(inv)["totals"]["known_bugs"], 1);
+}
+
 TEST(SummaryTest, EndsWithATargetByScenarioTable) {
   Invocation inv;
   inv.duration = std::chrono::seconds(60);
