@@ -115,6 +115,14 @@ std::vector<TargetAxis> TargetArgs(const CliArgs& args) {
   for (const char* axis : {"qemu", "kernel"}) {
     for (const auto& v : args.Values(axis)) AddTarget(targets, {axis, {v}});
   }
+  // One order for labels and tables, whichever flag came first.
+  auto rank = [](const TargetAxis& a) {
+    return std::find_if(std::begin(kTargetAxisNames), std::end(kTargetAxisNames),
+                        [&](const char* n) { return a.name == n; }) -
+           std::begin(kTargetAxisNames);
+  };
+  std::stable_sort(targets.begin(), targets.end(),
+                   [&](const TargetAxis& a, const TargetAxis& b) { return rank(a) < rank(b); });
   return targets;
 }
 

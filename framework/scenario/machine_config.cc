@@ -63,6 +63,7 @@ MachineConfig ParseMachine(const std::optional<YamlValue>& v, const fs::path& fi
   c.kit = GuestKit::DefaultDir();
   if (v && !v->IsNull()) Read(*v, file, c);
   if (c.spec.cpu_model.empty()) c.spec.cpu_model = DefaultCpuModel(c.spec.smp);
+  ApplyMasquerade(c.masquerade, c.spec);
   if (c.spec.kernel.empty() && c.spec.disk.empty()) {
     // A kit that is not built yet is not a scenario error: `cpuhp list` and
     // `validate` work without one, and booting says how to build it.
@@ -119,7 +120,7 @@ namespace {
 void Read(const YamlValue& value, const fs::path& file, MachineConfig& c) {
   const YamlValue* v = &value;
   YamlMap m = v->AsMap({"backend", "type", "accel", "cpu", "smp", "memory", "kit", "disk", "kernel",
-                        "initrd", "append", "qemu", "extra_args", "boot_timeout", "hotplug_cpus"});
+                        "initrd", "append", "qemu", "extra_args", "boot_timeout", "masquerade", "hotplug_cpus"});
   if (auto b = m.Get("backend")) {
     if (b->IsScalar() && b->Scalar() == "libvirt") {
       b->Fail("backend 'libvirt' is not implemented in this build (only 'qemu' is)");
@@ -178,6 +179,7 @@ void Read(const YamlValue& value, const fs::path& file, MachineConfig& c) {
     for (const auto& a : e->Items()) c.spec.extra_args.push_back(a.AsString());
   }
   if (auto b = m.Get("boot_timeout")) c.boot_timeout = b->AsDuration();
+  if (auto q = m.Get("masquerade")) c.masquerade = q->AsEnum({"none", "vmware"});
   if (auto h = m.Get("hotplug_cpus")) {
     if (h->IsScalar() && h->Scalar() == "all") {
       c.hotplug_cpus.reset();

@@ -193,6 +193,7 @@ struct MachineConfig {
   bool qemu_given = false;
   bool kernel_given = false;
   std::string own_append;  // machine.append, which wins over any kit's
+  std::string masquerade = "none";  // machine.masquerade (already applied to spec)
   // How many hot-added CPUs the guest is expected to take (`hotplug_cpus`):
   // nullopt for all that maxcpus leaves room for. A guest that takes fewer
   // fails the run at boot, since every later hotplug would fail for that one

@@ -18,6 +18,11 @@ std::vector<ScenarioRun> ApplyTargets(const std::vector<ScenarioRun>& runs,
     for (const auto& value : axis.values) {
       if (axis.name == "qemu" && !qemu_binaries.count(value)) {
         qemu_binaries[value] = ResolveQemuBinary(value);
+      } else if (axis.name == "masquerade") {
+        MachineSpec probe;
+        if (!ApplyMasquerade(value, probe)) {
+          throw Error("--target masquerade=" + value + ": not one of none, vmware");
+        }
       } else if (axis.name == "kernel" && !kits.count(value)) {
         kits.emplace(value, GuestKit::Load(IsKitName(value) ? GuestKit::Find(value) : std::filesystem::path(value)));
       }
@@ -48,6 +53,13 @@ std::vector<ScenarioRun> ApplyTargets(const std::vector<ScenarioRun>& runs,
                         " names its own QEMU (machine.qemu), so --target qemu cannot move it");
           }
           r.machine.spec.qemu_binary = qemu_binaries.at(value);
+        } else if (name == "masquerade") {
+          if (run.machine.masquerade != "none") {
+            throw Error(run.file.string() + ": run " + run.label + " names its own masquerade (" +
+                        run.machine.masquerade + "), so --target masquerade cannot change it");
+          }
+          ApplyMasquerade(value, r.machine.spec);
+          r.machine.masquerade = value;
         } else {
           if (run.machine.kernel_given) {
             throw Error(run.file.string() + ": run " + run.label +

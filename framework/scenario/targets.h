@@ -16,11 +16,12 @@ struct TargetAxis {
 };
 
 // The axes there are.
-inline constexpr const char* kTargetAxisNames[] = {"qemu", "kernel"};
+inline constexpr const char* kTargetAxisNames[] = {"qemu", "kernel", "masquerade"};
 
 // Every run on every combination of the axes (first axis slowest, each
 // run's combinations together), the machine resolved for it: qemu through
-// ResolveQemuBinary, kernel through GuestKit::Find. A run whose scenario
+// ResolveQemuBinary, kernel through GuestKit::Find, masquerade (none, vmware)
+// through ApplyMasquerade. A run whose scenario
 // names its own QEMU binary (machine.qemu) or kernel/disk (machine.kernel,
 // disk, kit) cannot be moved to another, and is an error naming the
 // scenario's file. Throws Error (a kit that is not there: with how to build it).

@@ -82,6 +82,17 @@ static std::string OptValue(const std::string& value) {
   return out;
 }
 
+bool ApplyMasquerade(std::string_view masquerade, MachineSpec& spec) {
+  if (masquerade == "none") return true;
+  if (masquerade != "vmware") return false;
+  spec.machine_type += ",vmport=on";
+  spec.cpu_model += ",-hypervisor";
+  // Linux's vmware_platform() looks for this DMI serial prefix, then checks
+  // the backdoor port that vmport provides.
+  spec.extra_args.insert(spec.extra_args.end(), {"-smbios", "type=1,serial=VMware-cpuhp"});
+  return true;
+}
+
 std::vector<std::string> BuildCommandLine(const MachineSpec& spec, Accel accel,
                                           const MachinePaths& paths, SocketMode mode) {
   const std::string server = mode == SocketMode::kQemuListens ? ",server=on,wait=off" : "";

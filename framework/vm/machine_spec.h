@@ -87,6 +87,16 @@ std::vector<std::string> BuildCommandLine(const MachineSpec& spec, Accel accel,
                                           SocketMode mode = SocketMode::kQemuConnects);
 
 // The argv quoted for a POSIX shell, one string.
+// Makes the guest take QEMU for another hypervisor, for guests that treat
+// an unknown one as bare metal. "vmware": vmport on, the CPUID hypervisor
+// bit off and a VMware DMI serial, so Linux 6.12 detects VMware and counts
+// QEMU's disabled MADT LAPICs as hot-pluggable (docs/known-issues.md). It
+// changes the guest's paravirt paths, so it shows in the spec (machine type,
+// CPU model, extra args) and the run's label, never silently. Returns false
+// for a name it does not know ("none" changes nothing).
+bool ApplyMasquerade(std::string_view masquerade, MachineSpec& spec);
+inline constexpr const char* kMasquerades[] = {"none", "vmware"};
+
 std::string ShellQuote(const std::vector<std::string>& argv);
 std::string ShellQuote(const std::string& word);
 

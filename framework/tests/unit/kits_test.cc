@@ -135,6 +135,25 @@ TEST_F(KitsTest, TargetsRunEveryRunOnEveryCombination) {
   EXPECT_EQ(ApplyTargets(runs, {}).size(), 2u);
 }
 
+TEST_F(KitsTest, AMasqueradeTargetShowsInTheLabelAndTheSpec) {
+  auto out = ApplyTargets({MakeRun("smoke")}, {{"kernel", {"6.12"}}, {"masquerade", {"none", "vmware"}}});
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].label, "smoke@kernel=6.12,masquerade=none");
+  EXPECT_EQ(out[0].machine.spec.machine_type, "q35");
+  EXPECT_EQ(out[1].label, "smoke@kernel=6.12,masquerade=vmware");
+  EXPECT_EQ(out[1].machine.spec.machine_type, "q35,vmport=on");
+  EXPECT_EQ(out[1].machine.spec.cpu_model, "qemu64,-hypervisor");
+  EXPECT_EQ(out[1].machine.spec.extra_args,
+            (std::vector<std::string>{"-smbios", "type=1,serial=VMware-cpuhp"}));
+  EXPECT_EQ(ErrorOf([] { ApplyTargets({MakeRun("x")}, {{"masquerade", {"hyperv"}}}); }),
+            "--target masquerade=hyperv: not one of none, vmware");
+  ScenarioRun own = MakeRun("own");
+  own.machine.masquerade = "vmware";
+  EXPECT_NE(ErrorOf([&] { ApplyTargets({own}, {{"masquerade", {"none"}}}); })
+                .find("names its own masquerade (vmware)"),
+            std::string::npos);
+}
+
 TEST_F(KitsTest, ARunThatChoseItsStackIsNotMoved) {
   ScenarioRun own_kernel = MakeRun("pinned");
   own_kernel.machine.kernel_given = true;

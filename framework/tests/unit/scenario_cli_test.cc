@@ -248,6 +248,33 @@ steps: [{hotplug: "${n}"}]
   EXPECT_NE(filtered.output.find("1 run\n"), std::string::npos) << filtered.output;
 }
 
+TEST_F(CliTest, TargetFlagsAreCheckedAndOrderedBeforeAnyVm) {
+  fs::path f = Write("t.yaml", "name: t\nsteps: [check]\n");
+  CliResult empty = Cli({"list", "--target", "qemu=", f.string()});
+  EXPECT_EQ(empty.code, 2);
+  EXPECT_NE(empty.output.find("--target takes AXIS=VALUE[,VALUE...], e.g. qemu=7.2,10.0; got "
+                              "\"qemu=\""),
+            std::string::npos)
+      << empty.output;
+  CliResult axis = Cli({"run", "--target", "os=linux", f.string()});
+  EXPECT_EQ(axis.code, 2);
+  EXPECT_NE(axis.output.find("--target: no axis \"os\"; axes: qemu, kernel, masquerade"),
+            std::string::npos)
+      << axis.output;
+  CliResult blank = Cli({"list", "--target", "masquerade=none,,vmware", f.string()});
+  EXPECT_EQ(blank.code, 2);
+  EXPECT_NE(blank.output.find("an empty value"), std::string::npos) << blank.output;
+  // Labels take the axes in one order, whichever flag came first.
+  CliResult ordered =
+      Cli({"list", "--target", "masquerade=none,vmware", "--qemu", "/usr/bin/qemu-system-x86_64",
+           f.string()});
+  EXPECT_EQ(ordered.code, 0) << ordered.output;
+  EXPECT_NE(ordered.output.find("t@qemu=/usr/bin/qemu-system-x86_64,masquerade=vmware "),
+            std::string::npos)
+      << ordered.output;
+  EXPECT_NE(ordered.output.find("2 runs"), std::string::npos) << ordered.output;
+}
+
 TEST_F(CliTest, MissingQemuIsASetupErrorWithReports) {
   fs::path f =
       Write("s.yaml", "machine: {qemu: /nonexistent/qemu-system-x86_64}\nsteps: [check]\n");

@@ -161,6 +161,15 @@ TEST(HotplugCpusProblem, AGuestThatAllowsTooFewIsNamedWithItsConsoleLine) {
   EXPECT_NE(HotplugCpusProblem(m, one, one, line).find("): it takes 0"), std::string::npos);
 }
 
+TEST_F(ScenarioFileTest, AMasqueradeIsAppliedToTheSpecThatBoots) {
+  auto runs = Load("machine: {masquerade: vmware, cpu: max}\nsteps: [check]\n");
+  EXPECT_EQ(runs[0].machine.masquerade, "vmware");
+  EXPECT_EQ(runs[0].machine.spec.machine_type, "q35,vmport=on");
+  EXPECT_EQ(runs[0].machine.spec.cpu_model, "max,-hypervisor");
+  EXPECT_EQ(ErrorOf("machine: {masquerade: kvm}\nsteps: [check]\n"),
+            "1:23: machine.masquerade: expected one of none, vmware, got \"kvm\"");
+}
+
 TEST_F(ScenarioFileTest, NameDefaultsToTheFileStem) {
   auto runs = LoadScenarioRuns(Write("my-test.yaml", "steps: [check]\n"));
   EXPECT_EQ(runs.at(0).scenario, "my-test");
