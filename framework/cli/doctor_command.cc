@@ -9,18 +9,21 @@
 #include "cli/cli_args.h"
 #include "cli/commands.h"
 #include "report/invocation.h"
+#include "util/text.h"
 #include "vm/accel_probe.h"
 #include "vm/guest_kit.h"
+#include "vm/kits.h"
 #include "vm/machine_spec.h"
 #include "vm/qemu_info.h"
 
 namespace cpuhp {
 namespace {
 
-constexpr char kDoctorUsage[] = R"(usage: cpuhp doctor [--qemu PATH]... [--kit DIR]... [--cached] [--json]
+constexpr char kDoctorUsage[] = R"(usage: cpuhp doctor [--qemu PATH|VERSION]... [--kit DIR|VERSION]... [--cached] [--json]
 Says what this host can run: the QEMU binaries and their versions, KVM (a
 probe guest must take a timer interrupt, not just open /dev/kvm), TCG, the
-guest kits and their kernels, socat (for repro scripts). One line per part:
+guest kits and their kernels, the other QEMU and guest kits --target can
+name (--qemu 10.0, --kit 6.12 check one), socat (for repro scripts). One line per part:
 PASS, WARN (cpuhp runs, with less) or FAIL (cpuhp cannot run scenarios).
 The KVM probe runs afresh and refreshes the cache that runs use; with
 --cached it answers from that cache where it is valid (same boot, same
@@ -114,8 +117,36 @@ int RunDoctorCommand(const std::vector<std::string>& argv) {
   if (kits.empty()) kits.push_back(GuestKit::DefaultDir().string());
 
   std::vector<HostCheck> findings;
-  for (const auto& q : qemus) CheckQemu(q, args.Has("cached"), &findings);
-  for (const auto& k : kits) CheckKit(k, &findings);
+  for (const auto& q : qemus) {
+    // A version (--qemu 10.0) names a kit, as in scenarios and --target.
+    std::string binary = q;
+    try {
+      binary = ResolveQemuBinary(q);
+    } catch (const Error& e) {
+      findings.push_back({"qemu " + q, Status::kFail, e.what()});
+      continue;
+    }
+    CheckQemu(binary, args.Has("cached"), &findings);
+  }
+  for (const auto& k : kits) {
+    std::string dir = k;
+    if (IsKitName(k)) {
+      try {
+        dir = GuestKit::Find(k).string();
+      } catch (const Error& e) {
+        findings.push_back({"guest kit " + k, Status::kFail, e.what()});
+        continue;
+      }
+    }
+    CheckKit(dir, &findings);
+  }
+  // What --target can name here.
+  std::vector<std::string> other = ListKits("qemu-kit", "qemu-kit.env", "QEMU_VERSION");
+  for (const auto& g : ListKits("guest-kit-", "kit.env", "KERNEL_VERSION")) other.push_back(g);
+  findings.push_back({"kits in " + KitsDir().string(), Status::kPass,
+                      other.empty() ? std::string("no other QEMU or guest kits (cmake --build "
+                                                  "build --target qemu-kit-10.0 guest-kit-6.12)")
+                                    : Join(other)});
   findings.push_back({"socat", InPath("socat") ? Status::kPass : Status::kWarn,
                       InPath("socat") ? "found (repro scripts drive QMP with it)"
                                       : "not found: generated repro scripts need it (apt-get install socat)"});

@@ -2,53 +2,37 @@
 
 namespace cpuhp {
 
-const char* OutcomeTag(RunOutcome o) {
-  switch (o) {
-    case RunOutcome::kPassed:
-      return "PASS ";
-    case RunOutcome::kFailed:
-      return "FAIL ";
-    case RunOutcome::kError:
-      return "ERROR";
-    case RunOutcome::kSkipped:
-      return "SKIP ";
-    case RunOutcome::kCancelled:
-      return "INTR ";
-    case RunOutcome::kKnownBug:
-      return "KNOWN";
+namespace {
+
+// One row per outcome: its report name, its five-column tag and its colour.
+struct OutcomeRow {
+  RunOutcome outcome;
+  const char* name;
+  const char* tag;
+  const char* color;
+};
+constexpr OutcomeRow kOutcomes[] = {
+    {RunOutcome::kPassed, "passed", "PASS ", "\033[32m"},
+    {RunOutcome::kFailed, "failed", "FAIL ", "\033[31m"},
+    {RunOutcome::kError, "error", "ERROR", "\033[31m"},
+    {RunOutcome::kSkipped, "skipped", "SKIP ", "\033[33m"},
+    {RunOutcome::kCancelled, "cancelled", "INTR ", "\033[33m"},
+    {RunOutcome::kKnownBug, "known-bug", "KNOWN", "\033[33m"},
+};
+
+const OutcomeRow& RowOf(RunOutcome o) {
+  for (const auto& row : kOutcomes) {
+    if (row.outcome == o) return row;
   }
-  return "?    ";
+  static constexpr OutcomeRow kUnknown{RunOutcome::kError, "?", "?    ", "\033[33m"};
+  return kUnknown;
 }
 
-const char* OutcomeColor(RunOutcome o) {
-  switch (o) {
-    case RunOutcome::kPassed:
-      return "\033[32m";
-    case RunOutcome::kFailed:
-    case RunOutcome::kError:
-      return "\033[31m";
-    default:
-      return "\033[33m";
-  }
-}
+}  // namespace
 
-const char* OutcomeName(RunOutcome outcome) {
-  switch (outcome) {
-    case RunOutcome::kPassed:
-      return "passed";
-    case RunOutcome::kFailed:
-      return "failed";
-    case RunOutcome::kError:
-      return "error";
-    case RunOutcome::kSkipped:
-      return "skipped";
-    case RunOutcome::kCancelled:
-      return "cancelled";
-    case RunOutcome::kKnownBug:
-      return "known-bug";
-  }
-  return "?";
-}
+const char* OutcomeTag(RunOutcome o) { return RowOf(o).tag; }
+const char* OutcomeColor(RunOutcome o) { return RowOf(o).color; }
+const char* OutcomeName(RunOutcome o) { return RowOf(o).name; }
 
 nlohmann::json ToJson(const StepRecord& s) {
   nlohmann::json j = {{"path", s.path},      {"kind", s.kind},       {"name", s.name},

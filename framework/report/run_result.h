@@ -22,7 +22,7 @@ enum class RunOutcome {
   kCancelled,  // interrupted (Ctrl-C, SIGTERM)
   // Failed as the scenario's known_bug says it does on this stack: the bug
   // still stands (exit code 0; JUnit <skipped>).
-  kKnownBug,
+  kKnownBug,  // the last: tests walk every outcome up to it
 };
 const char* OutcomeName(RunOutcome outcome);  // "passed", "failed", ...
 // "PASS ", "FAIL ", "ERROR", "SKIP ", "INTR ", "KNOWN": five columns, for run lists.

@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <map>
+#include <set>
 #include <memory>
 
 #include "report/json_report.h"
@@ -496,6 +497,23 @@ TEST(ProgressTest, GuestTextCannotDriveTheTerminal) {
     std::string out = Captured(f.get());
     ExpectNoControls(out, true);
     EXPECT_NE(out.find("boom\\x1b]0;owned"), std::string::npos) << out;
+  }
+}
+
+}  // namespace
+}  // namespace cpuhp
+
+namespace cpuhp {
+namespace {
+
+// Every outcome has its row: a name of its own and a five-column tag.
+TEST(OutcomeTableTest, EveryOutcomeHasANameAndATag) {
+  std::set<std::string> names;
+  for (int o = 0; o <= static_cast<int>(RunOutcome::kKnownBug); ++o) {
+    auto outcome = static_cast<RunOutcome>(o);
+    EXPECT_TRUE(names.insert(OutcomeName(outcome)).second) << OutcomeName(outcome);
+    EXPECT_NE(std::string(OutcomeName(outcome)), "?");
+    EXPECT_EQ(std::string(OutcomeTag(outcome)).size(), 5u) << OutcomeName(outcome);
   }
 }
 
