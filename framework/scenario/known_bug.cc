@@ -153,11 +153,13 @@ void ApplyKnownBugs(const std::vector<KnownBug>& bugs, RunResult& result) {
                            (bug.message.empty() ? "" : " \"" + bug.message + "\"") + ")";
     if (result.Passed()) {
       result.outcome = RunOutcome::kFailed;
-      result.failure = RunFailure{.kind = FailureKind::kExpectation,
-                                  .message = "known bug no longer reproduces on " + stack +
-                                             ": the run passed, but " + expected +
-                                             " expects it to fail; narrow its `on` (or drop it) "
-                                             "and update docs/known-issues.md"};
+      RunFailure f;
+      f.kind = FailureKind::kExpectation;
+      f.message = "known bug no longer reproduces on " + stack + ": the run passed, but " +
+                  expected +
+                  " expects it to fail; narrow its `on` (or drop it) and update "
+                  "docs/known-issues.md";
+      result.failure = f;
       return;
     }
     const RunFailure* f = result.failure ? &*result.failure : nullptr;

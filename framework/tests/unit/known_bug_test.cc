@@ -53,7 +53,11 @@ RunResult Ran(RunOutcome outcome, FailureKind kind = FailureKind::kError,
   r.qemu_version = "7.2.22";
   r.guest_kernel = "6.1.0-57-amd64";
   r.accel = "tcg";
-  if (outcome != RunOutcome::kPassed) r.failure = RunFailure{.kind = kind, .message = message};
+  if (outcome != RunOutcome::kPassed) {
+    r.failure = RunFailure();
+    r.failure->kind = kind;
+    r.failure->message = message;
+  }
   return r;
 }
 

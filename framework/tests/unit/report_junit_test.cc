@@ -370,7 +370,9 @@ TEST(SummaryTest, ListsFailuresWithTheirArtifactsAndTotals) {
 TEST(JunitTest, AKnownBugIsSkippedWithWhatItMetAndDoesNotFailTheInvocation) {
   Invocation inv;
   RunResult known = Result("scenarios/known-bugs/r.yaml", "replug", RunOutcome::kKnownBug);
-  known.failure = RunFailure{.kind = FailureKind::kConnection, .message = "qmp: connection closed"};
+  known.failure = RunFailure();
+  known.failure->kind = FailureKind::kConnection;
+  known.failure->message = "qmp: connection closed";
   known.known_bug = "known bug reproduced on qemu 7.2.22 (known_bug at r.yaml:3:5)";
   inv.runs.push_back(known);
   EXPECT_EQ(inv.ExitCode(), kExitPassed);
