@@ -55,7 +55,12 @@ nlohmann::json CheckResult::ToJson() const {
                     {"findings", findings},
                     {"note", r.note}});
   }
-  return {{"passed", Passed()}, {"summary", Summary()}, {"invariants", list}};
+  nlohmann::json out = {{"passed", Passed()}, {"summary", Summary()}, {"invariants", list}};
+  if (readings > 0) {
+    out["readings"] = readings;
+    out["stopped_unchanged"] = stopped_unchanged;
+  }
+  return out;
 }
 
 }  // namespace cpuhp

@@ -57,6 +57,10 @@ struct InvariantResult {
 
 struct CheckResult {
   std::vector<InvariantResult> invariants;
+  // Set by CheckUntilConsistent: how many times both views were read, and
+  // whether a failing check stopped because they had stopped changing.
+  int readings = 0;
+  bool stopped_unchanged = false;
   bool Passed() const;
   std::vector<InvariantResult> Failures() const;
   // The result of the invariant called `name`, or nullptr if it was not run.
@@ -97,7 +101,9 @@ CheckResult CheckMachine(Vm& vm, const CheckOptions& options);
 
 // Re-reads and re-checks until everything passes or the deadline comes (the
 // guest may still be finishing a transition: nothing notifies, so it polls
-// every 200 ms); returns the last result. Throws as CheckMachine().
+// every 200 ms); returns the last result. A failing check whose two views
+// read the same three times over 2 s (scaled by CPUHP_TIMEOUT_SCALE) is not
+// settling, and returns then. Throws as CheckMachine().
 CheckResult CheckUntilConsistent(Vm& vm, const CheckOptions& options,
                                  const Deadline& deadline);
 

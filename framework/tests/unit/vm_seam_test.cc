@@ -177,6 +177,24 @@ TEST(VmSeamTest, CheckMachineComparesWithTheVmsOwnSpec) {
   EXPECT_EQ(possible->verdict, Verdict::kFail) << r.Summary();
 }
 
+// A recording never changes: a failing check on it is not settling, so
+// CheckUntilConsistent reports after three identical readings, well before
+// a deadline of an hour, and says why it stopped.
+TEST(VmSeamTest, AFailingCheckWhoseViewsDoNotChangeReportsBeforeItsDeadline) {
+  RecordedVm vm("intel-2s2c2t-onlined", CapturedSpec(4));
+  CheckResult r = CheckUntilConsistent(vm, {}, Deadline::AfterUnscaled(std::chrono::hours(1)));
+  EXPECT_FALSE(r.Passed());
+  EXPECT_TRUE(r.stopped_unchanged);
+  EXPECT_GE(r.readings, 3);
+  EXPECT_EQ(r.ToJson()["readings"], r.readings);
+  // A passing check reads once, as before.
+  RecordedVm good("intel-2s2c2t-onlined", CapturedSpec());
+  CheckResult ok = CheckUntilConsistent(good, {}, Deadline::AfterUnscaled(std::chrono::hours(1)));
+  EXPECT_TRUE(ok.Passed());
+  EXPECT_EQ(ok.readings, 1);
+  EXPECT_FALSE(ok.stopped_unchanged);
+}
+
 TEST(VmSeamTest, TroubleOnTheLinkCarriesTheVmsContext) {
   RecordedVm vm("intel-2s2c2t-onlined", CapturedSpec());
   vm.Qmp().broken = true;

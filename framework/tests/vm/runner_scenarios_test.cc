@@ -211,11 +211,20 @@ TEST_F(RunnerTest, AGuestThatCannotTakeHotAddedCpusFailsAtBootUnlessTheScenarioS
   EXPECT_EQ(boot["kernel_cpus_line"], line);
   EXPECT_EQ(boot["hotplug_cpus"], "all");
 
+  // The second check settles, under a long deadline: a guest whose views
+  // do not change cannot settle, so it reports once they read the same
+  // three times, not at the deadline.
   RunResult meant = Run("no-room-meant", machine + R"(, hotplug_cpus: none}
 steps:
   - expect_failure: {invariant: possible-count, step: {check: {settle: false}}}
+  - expect_failure: {invariant: possible-count, step: {check: {settle: true}, timeout: 10m}}
+    timeout: 10m
 )");
   ASSERT_TRUE(meant.Passed()) << meant.FailureLine();
+  nlohmann::json settled = ReadJsonFile(meant.artifacts_dir / "checks" / "02-step2.json");
+  EXPECT_FALSE(settled["passed"].get<bool>());
+  EXPECT_TRUE(settled["result"]["stopped_unchanged"].get<bool>()) << settled.dump(2);
+  EXPECT_GE(settled["result"]["readings"].get<int>(), 3);
   const nlohmann::json& recorded = StepAt(meant, "boot").detail;
   EXPECT_EQ(recorded["possible"], "0");
   EXPECT_EQ(recorded["kernel_cpus_line"], line);
