@@ -144,12 +144,18 @@ std::vector<std::vector<size_t>> ExpandMatrix(const std::vector<MatrixAxis>& axe
     throw ScenarioError(where, "the matrix expands to " + std::to_string(run_count) +
                                    " runs; at most " + std::to_string(kMaxRuns));
   }
+  std::vector<size_t> sizes;
+  for (const auto& axis : axes) sizes.push_back(axis.values.size());
+  return Combinations(sizes);
+}
+
+std::vector<std::vector<size_t>> Combinations(const std::vector<size_t>& sizes) {
   std::vector<std::vector<size_t>> combos = {{}};
-  for (const auto& axis : axes) {
+  for (size_t size : sizes) {
     std::vector<std::vector<size_t>> next;
-    next.reserve(combos.size() * axis.values.size());
+    next.reserve(combos.size() * size);
     for (const auto& c : combos) {
-      for (size_t i = 0; i < axis.values.size(); ++i) {
+      for (size_t i = 0; i < size; ++i) {
         auto n = c;
         n.push_back(i);
         next.push_back(std::move(n));

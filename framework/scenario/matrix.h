@@ -33,6 +33,11 @@ std::map<std::string, YAML::Node> ParseVars(const YamlValue& vars, const YAML::N
 std::vector<MatrixAxis> ParseMatrix(const YamlValue& matrix, const YAML::Node& node,
                                     const std::shared_ptr<const YamlContext>& context);
 
+// Every combination of one index per axis, `sizes[i]` values on axis i,
+// first axis slowest; one empty combination for no axes. Used for the
+// matrix and for --target.
+std::vector<std::vector<size_t>> Combinations(const std::vector<size_t>& sizes);
+
 // Every combination, first axis slowest: for each run, the index of its
 // value on each axis. One empty combination when there are no axes. Throws
 // ScenarioError at `where` when there would be more than kMaxRuns.

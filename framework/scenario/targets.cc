@@ -1,5 +1,6 @@
 #include "scenario/targets.h"
 
+#include "scenario/matrix.h"
 #include "util/error.h"
 #include "util/text.h"
 #include "vm/guest_kit.h"
@@ -28,17 +29,9 @@ std::vector<ScenarioRun> ApplyTargets(const std::vector<ScenarioRun>& runs,
       }
     }
   }
-  std::vector<std::vector<size_t>> combos = {{}};
-  for (const auto& axis : axes) {
-    std::vector<std::vector<size_t>> next;
-    for (const auto& c : combos) {
-      for (size_t i = 0; i < axis.values.size(); ++i) {
-        next.push_back(c);
-        next.back().push_back(i);
-      }
-    }
-    combos = std::move(next);
-  }
+  std::vector<size_t> sizes;
+  for (const auto& axis : axes) sizes.push_back(axis.values.size());
+  const std::vector<std::vector<size_t>> combos = Combinations(sizes);
   std::vector<ScenarioRun> out;
   for (const auto& run : runs) {
     for (const auto& combo : combos) {
