@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "guest/cpu_snapshot.h"
+#include "bench_common.h"
 #include "util/log.h"
 #include "util/temp_dir.h"
 #include "vm/cpu_hotplug.h"
@@ -22,14 +23,6 @@
 
 namespace cpuhp {
 namespace {
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-double Ms(Clock::duration d) { return ToSeconds(d) * 1000; }
 
 struct Sample {
   double boot_ms, plug_to_present_ms, plug_to_ost_ms, unplug_to_eject_ms, unplug_to_present_ms;

@@ -17,19 +17,13 @@
 #include <vector>
 
 #include "util/log.h"
+#include "bench_common.h"
 #include "vm/cpu_hotplug.h"
 #include "vm/guest_kit.h"
 #include "vm/migration.h"
 
 namespace cpuhp {
 namespace {
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 int Main(int argc, char** argv) {
   int runs = 10;

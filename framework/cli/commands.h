@@ -15,6 +15,7 @@ int RunListCommand(const std::vector<std::string>& args);
 int RunValidateCommand(const std::vector<std::string>& args);
 int RunReproCommand(const std::vector<std::string>& args);
 int RunDoctorCommand(const std::vector<std::string>& args);
+int RunCacheCommand(const std::vector<std::string>& args);
 
 // The runs of every scenario file under `paths` (default: ./scenarios),
 // per file in order. Every file is read; each bad one is reported on stderr

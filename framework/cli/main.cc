@@ -26,6 +26,7 @@ Commands:
   inspect ...             look at a running or recorded VM (see cpuhp inspect --help)
   repro <run-dir>         write a standalone replay script for a run
   doctor                  what this host can run (QEMU, KVM, TCG, guest kits)
+  cache list|clear        the boot templates snapshot boot restores (docs/cli.md)
   version                 print the version
 Docs: docs/cli.md (commands, flags, exit codes), docs/scenarios.md (the format).
 )";
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
     if (command == "repro") return cpuhp::RunReproCommand(args);
     if (command == "doctor") return cpuhp::RunDoctorCommand(args);
     if (command == "inspect") return Inspect(args);
+    if (command == "cache") return cpuhp::RunCacheCommand(args);
   } catch (const std::exception& e) {
     std::cerr << "cpuhp " << command << ": " << e.what() << "\n";
     return cpuhp::kExitSetup;

@@ -41,7 +41,14 @@ Validates every scenario first (no VM starts if one is bad), then runs them.
   --qemu V, --kernel V  the same for one value: --target qemu=V
   --filter PATTERN      only runs whose label matches: a substring, or a glob
                         with * ? [..] (repeatable; a run matching any is run)
-  --jobs N              run up to N VMs in parallel (default 1)
+  --jobs N|auto         run up to N VMs in parallel (default 1); auto: one per
+                        core, fewer if free memory holds fewer guests; with
+                        more than one job the longest runs start first
+  --boot snapshot|cold  snapshot: restore each guest from a boot template of
+                        its configuration (made by its first cold boot);
+                        cold: boot every guest. Default: the scenario's
+                        machine.boot, else $CPUHP_BOOT, else snapshot; a
+                        scenario that needs a cold boot always gets one
   --artifacts DIR       put run directories in DIR
                         (default ./cpuhp-artifacts/<UTC timestamp>)
   --junit FILE          also write JUnit XML to FILE
@@ -82,10 +89,12 @@ int RunRunCommand(const std::vector<std::string>& argv) {
   std::optional<Accel> accel;
   std::vector<TargetAxis> targets;
   int jobs = 1;
+  bool auto_jobs = false;
+  std::optional<BootMode> boot;
   try {
     args = ParseCliArgs(argv,
                         {"accel", "filter", "jobs", "j", "artifacts", "junit", "json", "target",
-                         "qemu", "kernel"},
+                         "qemu", "kernel", "boot"},
                         {"keep-going", "verbose", "v", "emit-repro", "help", "h"});
     if (args.Has("help") || args.Has("h")) {
       std::cout << kRunUsage;
@@ -97,8 +106,19 @@ int RunRunCommand(const std::vector<std::string>& argv) {
       accel = parsed;
     }
     targets = TargetArgs(args);
-    if (auto j = args.IntValue("jobs")) jobs = *j;
-    if (auto j = args.IntValue("j")) jobs = *j;
+    for (const char* flag : {"jobs", "j"}) {
+      if (args.Value(flag) == "auto") {
+        auto_jobs = true;
+      } else if (auto j = args.IntValue(flag)) {
+        jobs = *j;
+        auto_jobs = false;
+      }
+    }
+    if (auto b = args.Value("boot")) {
+      BootMode parsed;
+      if (!ParseBootMode(*b, &parsed)) throw UsageError("--boot takes snapshot or cold, not " + *b);
+      boot = parsed;
+    }
   } catch (const UsageError& e) {
     std::cerr << "cpuhp run: " << e.what() << "\n\n" << kRunUsage;
     return kExitUsage;
@@ -170,6 +190,11 @@ int RunRunCommand(const std::vector<std::string>& argv) {
     return kExitSetup;
   }
 
+  if (auto_jobs) {
+    jobs = AutoJobCount(HostCores(), HostAvailableMib(), runs);
+    std::cerr << "cpuhp run: --jobs auto: " << jobs << " (" << HostCores() << " cores, "
+              << HostAvailableMib() << " MiB available)\n";
+  }
   Clock::time_point start = Clock::now();
   {
     InterruptHandler interrupt;
@@ -177,6 +202,8 @@ int RunRunCommand(const std::vector<std::string>& argv) {
     ScheduleOptions options;
     options.jobs = jobs;
     options.keep_going = args.Has("keep-going");
+    options.longest_first = jobs > 1;
+    options.run.boot = boot;
     options.run.artifacts_root = inv.artifacts_root;
     options.run.accel_override = accel;
     options.run.emit_repro = args.Has("emit-repro");

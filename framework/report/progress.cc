@@ -3,6 +3,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -24,6 +25,12 @@ int TerminalWidth(std::FILE* out) {
 
 }  // namespace
 
+std::string QueueLine(int total, int running, int finished) {
+  const int waiting = std::max(total - running - finished, 0);
+  return "queue: " + std::to_string(running) + " running, " + std::to_string(waiting) +
+         " waiting, " + std::to_string(finished) + " of " + std::to_string(total) + " done";
+}
+
 bool IsTerminal(std::FILE* out) {
   const char* term = std::getenv("TERM");
   return ::isatty(::fileno(out)) && !(term && std::strcmp(term, "dumb") == 0);
@@ -44,6 +51,7 @@ void PlainProgress::Line(const std::string& text) {
 
 void PlainProgress::RunStarted(int index, const std::string& label) {
   std::lock_guard lock(mutex_);
+  running_.insert(index);
   Line(Counter(index, total_) + " " + label + ": started");
 }
 
@@ -75,6 +83,9 @@ void PlainProgress::RunFinished(int index, const RunResult& r) {
                      " in " + FormatDuration(r.duration);
   if (!r.Passed() && r.outcome != RunOutcome::kSkipped) text += " - " + r.FailureLine();
   Line(text);
+  running_.erase(index);
+  ++finished_;
+  if (total_ > 1) Line(QueueLine(total_, static_cast<int>(running_.size()), finished_));
 }
 
 TtyProgress::TtyProgress(std::FILE* out, int total) : out_(out), total_(total) {
@@ -146,6 +157,10 @@ void TtyProgress::Redraw() {
                        " " + took;
     if (static_cast<int>(line.size()) >= width) line = line.substr(0, width - 1);
     frame += line + "\n";
+    ++live_lines_;
+  }
+  if (!jobs_.empty() && total_ > 1) {
+    frame += QueueLine(total_, static_cast<int>(jobs_.size()), finished_) + "\n";
     ++live_lines_;
   }
   std::fputs(frame.c_str(), out_);

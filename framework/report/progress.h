@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +21,10 @@
 #include "report/run_result.h"
 
 namespace cpuhp {
+
+// "queue: 2 running, 5 waiting, 9 of 16 done": a suite of `total` runs with
+// `running` under way and `finished` ended (skipped ones too).
+std::string QueueLine(int total, int running, int finished);
 
 class PlainProgress : public RunObserver {
  public:
@@ -36,6 +41,8 @@ class PlainProgress : public RunObserver {
   std::FILE* out_;
   int total_;
   std::map<int, int> steps_;  // index -> steps in the run
+  std::set<int> running_;
+  int finished_ = 0;
 };
 
 class TtyProgress : public RunObserver {

@@ -80,6 +80,9 @@ struct RunResult {
   // For kKnownBug: which expectation it met, on which stack.
   std::string known_bug;
   int checks = 0;           // check steps run
+  // How it booted (vm/boot_template.h, BootRecord::ToJson): cold or restored,
+  // from which template, why; null before the boot.
+  nlohmann::json boot;
 
   bool Passed() const { return outcome == RunOutcome::kPassed; }
   // Passed, or failed as a known bug says it does: nothing new was found.

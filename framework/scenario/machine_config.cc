@@ -120,7 +120,8 @@ namespace {
 void Read(const YamlValue& value, const fs::path& file, MachineConfig& c) {
   const YamlValue* v = &value;
   YamlMap m = v->AsMap({"backend", "type", "accel", "cpu", "smp", "memory", "kit", "disk", "kernel",
-                        "initrd", "append", "qemu", "extra_args", "boot_timeout", "masquerade", "hotplug_cpus"});
+                        "initrd", "append", "qemu", "extra_args", "boot_timeout", "masquerade", "hotplug_cpus",
+                        "boot"});
   if (auto b = m.Get("backend")) {
     if (b->IsScalar() && b->Scalar() == "libvirt") {
       b->Fail("backend 'libvirt' is not implemented in this build (only 'qemu' is)");
@@ -180,6 +181,11 @@ void Read(const YamlValue& value, const fs::path& file, MachineConfig& c) {
   }
   if (auto b = m.Get("boot_timeout")) c.boot_timeout = b->AsDuration();
   if (auto q = m.Get("masquerade")) c.masquerade = q->AsEnum({"none", "vmware"});
+  if (auto b = m.Get("boot")) {
+    BootMode mode = BootMode::kSnapshot;
+    ParseBootMode(b->AsEnum({"snapshot", "cold"}), &mode);
+    c.boot = mode;
+  }
   if (auto h = m.Get("hotplug_cpus")) {
     if (h->IsScalar() && h->Scalar() == "all") {
       c.hotplug_cpus.reset();

@@ -10,7 +10,9 @@
 #include "scenario/step_actions.h"
 #include "util/file.h"
 #include "util/log.h"
+#include "vm/boot_template.h"
 #include "vm/guest_kit.h"
+#include "vm/machine.h"
 #include "vm/qemu_info.h"
 #include "vm/serial_log.h"
 #include "vm/vm.h"
@@ -127,8 +129,15 @@ class Executor {
       // The loader applied the kit; an empty kernel means it could not
       // read it, and Load says why.
       if (spec.kernel.empty() && spec.disk.empty()) GuestKit::Load(run_.machine.kit).ApplyTo(spec);
-      vm_ = MakeVm(spec, result_.artifacts_dir);
-      vm_->Launch(Deadline::After(run_.machine.boot_timeout));
+      std::string boot_why;
+      const BootMode mode = EffectiveBootMode(run_, options_.boot, &boot_why);
+      BootRecord boot_record;
+      std::unique_ptr<Machine> machine = BootMachine(
+          spec, result_.artifacts_dir, mode, Deadline::After(run_.machine.boot_timeout), &boot_record);
+      Machine& qemu = *machine;
+      vm_ = std::move(machine);
+      result_.boot = boot_record.ToJson();
+      result_.boot["why"] = boot_why;
       result_.accel = AccelName(vm_->accel());
       result_.accel_reason = vm_->accel_reason();
       result_.boot_time = vm_->boot_time();
@@ -168,6 +177,12 @@ class Executor {
       std::string problem =
           HotplugCpusProblem(run_.machine, boot.possible, boot.present, allowance);
       if (!problem.empty()) throw Error(problem);
+      // A guest fit to run the steps: later runs of this configuration may
+      // start where this one is now.
+      if (boot_record.save_wanted) SaveBootTemplate(qemu, boot_record);
+      result_.boot = boot_record.ToJson();
+      result_.boot["why"] = boot_why;
+      rec.detail["boot"] = result_.boot;
     } catch (const std::exception& e) {
       rec.outcome = "failed";
       rec.message = e.what();

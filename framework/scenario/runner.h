@@ -30,6 +30,10 @@ struct RunOptions {
   const std::atomic<bool>* cancel = nullptr;
   // The run's directory name under artifacts_root; default run.DirName().
   std::string dir_name;
+  // --boot: cold boots every run cold; snapshot restores every run that may
+  // be restored (EffectiveBootMode in scenario.h); unset leaves it to the
+  // scenario, $CPUHP_BOOT and the default.
+  std::optional<BootMode> boot;
 };
 
 RunResult RunScenario(const ScenarioRun& run, const RunOptions& options,

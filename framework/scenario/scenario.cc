@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 
 #include "util/text.h"
 
@@ -33,7 +34,7 @@ const std::vector<StepKindInfo>& StepKinds() {
       {StepKind::kGuestLoad, "guest_load", 2 * kAgentTimeout, {"workers", "action"}, true, true},
       {StepKind::kRepeat, "repeat", minutes(30), {"times", "duration", "steps"}, false, false},
       {StepKind::kSleep, "sleep", minutes(1), {}, false, false},
-      {StepKind::kWaitForConsole, "wait_for_console", minutes(1), {}, false, true},
+      {StepKind::kWaitForConsole, "wait_for_console", minutes(1), {}, false, true, true},
   };
   return kinds;
 }
@@ -89,6 +90,56 @@ std::string ScenarioRun::DirName() const {
     out += suffix;
   }
   return out;
+}
+
+}  // namespace cpuhp
+
+namespace cpuhp {
+namespace {
+
+// The first step (depth first) of a kind that needs a cold boot.
+const Step* FindColdBootStep(const std::vector<Step>& steps) {
+  for (const Step& step : steps) {
+    if (StepKindInfoOf(step.kind).needs_cold_boot) return &step;
+    const std::vector<Step>* inner = nullptr;
+    if (auto* e = std::get_if<ExpectErrorStep>(&step.params)) inner = &e->step;
+    if (auto* f = std::get_if<ExpectFailureStep>(&step.params)) inner = &f->step;
+    if (auto* r = std::get_if<RepeatStep>(&step.params)) inner = &r->steps;
+    if (inner) {
+      if (const Step* found = FindColdBootStep(*inner)) return found;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+BootMode EffectiveBootMode(const ScenarioRun& run, std::optional<BootMode> requested,
+                           std::string* why) {
+  if (requested == BootMode::kCold) {
+    *why = "--boot cold";
+    return BootMode::kCold;
+  }
+  if (run.machine.boot == BootMode::kCold) {
+    *why = "machine.boot: cold";
+    return BootMode::kCold;
+  }
+  if (const Step* step = FindColdBootStep(run.steps)) {
+    *why = std::string("its ") + StepKindName(step->kind) + " step (" + step->path +
+           ") needs a cold boot";
+    return BootMode::kCold;
+  }
+  if (requested) {
+    *why = "--boot snapshot";
+    return *requested;
+  }
+  if (run.machine.boot) {
+    *why = "machine.boot: snapshot";
+    return *run.machine.boot;
+  }
+  BootMode mode = DefaultBootMode();
+  *why = std::getenv("CPUHP_BOOT") ? "CPUHP_BOOT" : "the default";
+  return mode;
 }
 
 }  // namespace cpuhp

@@ -21,6 +21,7 @@
 #include "scenario/scenario_error.h"
 #include "util/deadline.h"
 #include "util/line_pattern.h"
+#include "vm/boot_template.h"
 #include "vm/cpu_props.h"
 #include "vm/machine_spec.h"
 #include "vm/migration.h"
@@ -141,6 +142,11 @@ struct StepKindInfo {
   // expect_failure may wrap it: it is one action whose failure is a verdict
   // (the wrappers, repeat and sleep are not).
   bool can_fail = false;
+  // A scenario holding it anywhere always boots cold, never from a boot
+  // template (vm/boot_template.h): it looks at what the guest does while it
+  // boots (wait_for_console may match boot lines, which a restored guest's
+  // console never prints).
+  bool needs_cold_boot = false;
 };
 const std::vector<StepKindInfo>& StepKinds();
 const StepKindInfo& StepKindInfoOf(StepKind kind);
@@ -199,6 +205,8 @@ struct MachineConfig {
   // fails the run at boot, since every later hotplug would fail for that one
   // reason; a number is for scenarios that boot such a guest on purpose.
   std::optional<int> hotplug_cpus;
+  // machine.boot: nullopt leaves it to --boot, $CPUHP_BOOT or the default.
+  std::optional<BootMode> boot;
 };
 
 // The longest directory name a run gets, and so the longest scenario name or
@@ -228,5 +236,12 @@ struct ScenarioRun {
   // longer label is cut and ends in a hash of the whole, so runs stay apart).
   std::string DirName() const;
 };
+
+// How `run` boots: cold when `requested` (--boot) is cold, when the scenario
+// says machine.boot: cold, or when a step of a kind that needs_cold_boot is
+// in it; else snapshot when --boot or machine.boot says so, else
+// DefaultBootMode(). *why says what decided it.
+BootMode EffectiveBootMode(const ScenarioRun& run, std::optional<BootMode> requested,
+                           std::string* why);
 
 }  // namespace cpuhp

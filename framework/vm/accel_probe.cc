@@ -148,29 +148,6 @@ ProbeVerdict DecideGuest(const char* what, const ProbeObservation& o, Clock::dur
   return {false, std::string("a ") + what + " guest printed nothing in " + secs};
 }
 
-std::string CanonicalOrSelf(const std::string& binary) {
-  std::string path = binary;
-  if (binary.find('/') == std::string::npos) {
-    const char* env = std::getenv("PATH");
-    std::string dirs = env ? env : "/usr/bin:/bin";
-    size_t start = 0;
-    for (;;) {
-      size_t end = dirs.find(':', start);
-      std::string dir = dirs.substr(start, end - start);
-      std::string candidate = (dir.empty() ? "." : dir) + "/" + binary;
-      if (::access(candidate.c_str(), X_OK) == 0) {
-        path = candidate;
-        break;
-      }
-      if (end == std::string::npos) break;
-      start = end + 1;
-    }
-  }
-  std::error_code ec;
-  auto canonical = std::filesystem::canonical(path, ec);
-  return ec ? path : canonical.string();
-}
-
 long long StatNs(const struct timespec& t) { return t.tv_sec * 1000000000LL + t.tv_nsec; }
 
 // Everything whose change must invalidate a disk entry: the boot (a reboot
@@ -232,6 +209,29 @@ void WriteCache(const std::string& binary, const nlohmann::json& key, const Prob
 }
 
 }  // namespace
+
+std::string CanonicalOrSelf(const std::string& binary) {
+  std::string path = binary;
+  if (binary.find('/') == std::string::npos) {
+    const char* env = std::getenv("PATH");
+    std::string dirs = env ? env : "/usr/bin:/bin";
+    size_t start = 0;
+    for (;;) {
+      size_t end = dirs.find(':', start);
+      std::string dir = dirs.substr(start, end - start);
+      std::string candidate = (dir.empty() ? "." : dir) + "/" + binary;
+      if (::access(candidate.c_str(), X_OK) == 0) {
+        path = candidate;
+        break;
+      }
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+  }
+  std::error_code ec;
+  auto canonical = std::filesystem::canonical(path, ec);
+  return ec ? path : canonical.string();
+}
 
 std::filesystem::path CacheDir() {
   if (const char* d = std::getenv("CPUHP_CACHE_DIR"); d && *d) return d;

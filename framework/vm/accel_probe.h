@@ -86,6 +86,10 @@ struct AccelChoice {
 // host where the probe fails throws LaunchError with the probe's reason.
 AccelChoice ResolveAccel(Accel requested, const std::string& qemu_binary);
 
+// `binary` found on PATH when it has no '/', made canonical; itself when
+// neither works (the caller's spawn then says what is wrong).
+std::string CanonicalOrSelf(const std::string& binary);
+
 // $CPUHP_CACHE_DIR, else $XDG_CACHE_HOME/cpuhp, else ~/.cache/cpuhp.
 std::filesystem::path CacheDir();
 

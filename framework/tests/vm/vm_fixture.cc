@@ -30,6 +30,11 @@ std::string TestAccelUnavailable() {
   return probe.verdict.usable ? "" : "CPUHP_TEST_ACCEL=kvm, but " + probe.verdict.reason;
 }
 
+BootMode TestBootMode() {
+  const char* env = std::getenv("CPUHP_BOOT");
+  return env && *env ? DefaultBootMode() : BootMode::kCold;
+}
+
 MachineSpec KitSpec(const std::string& name, SmpTopology smp) {
   MachineSpec spec;
   spec.name = name;
@@ -42,15 +47,15 @@ MachineSpec KitSpec(const std::string& name, SmpTopology smp) {
 Machine& VmTest::Boot(MachineSpec spec) {
   auto dir = TestArtifactsDir() / spec.name;
   std::filesystem::remove_all(dir);
-  machines_.push_back(std::make_unique<Machine>(std::move(spec), dir));
-  Machine& vm = *machines_.back();
   try {
-    vm.Launch();
+    BootRecord record;
+    machines_.push_back(BootMachine(spec, dir, TestBootMode(), Deadline::After(kBootTimeout), &record));
+    if (record.save_wanted) SaveBootTemplate(*machines_.back(), record);
   } catch (Error& e) {
     ADD_FAILURE() << e.what();
     throw;
   }
-  return vm;
+  return *machines_.back();
 }
 
 void VmTest::SetUp() {

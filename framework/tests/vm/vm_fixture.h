@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "vm/boot_template.h"
 #include "vm/guest_kit.h"
 #include "vm/machine.h"
 
@@ -23,12 +24,16 @@ Accel TestAccel();
 // then (the `kvm` ctest label runs the VM tests with CPUHP_TEST_ACCEL=kvm).
 std::string TestAccelUnavailable();
 
+// How VmTest::Boot boots: CPUHP_BOOT (snapshot|cold) when set, else cold, so
+// that a test that reads boot lines sees them unless the run asks otherwise.
+BootMode TestBootMode();
+
 // A spec for the guest kit: q35, TestAccel().
 MachineSpec KitSpec(const std::string& name, SmpTopology smp);
 
 class VmTest : public ::testing::Test {
  protected:
-  // Launches a machine and keeps it until TearDown.
+  // Launches a machine (TestBootMode()) and keeps it until TearDown.
   Machine& Boot(MachineSpec spec);
   void SetUp() override;
   void TearDown() override;
