@@ -28,9 +28,13 @@ CheckResult ReadAndCheck(Vm& vm, const CheckOptions& options, std::string* views
   if (effective.smp == SmpTopology{}) effective.smp = vm.spec().smp;
   try {
     HostView host = ReadHostView(vm.Qmp());
-    GuestSnapshot guest = ReadGuestSnapshot(vm.Agent());
+    GuestSnapshot guest =
+        ReadGuestSnapshot(vm.Agent(), Deadline::After(kAgentTimeout * 4), EffectiveProbe(effective));
     if (views) *views = ToJson(host).dump() + "\n" + ToJson(guest).dump();
-    return RunChecks(host, guest, effective);
+    CheckResult result = RunChecks(host, guest, effective);
+    result.irq_counts = IrqCounts(guest);
+    if (guest.deep) result.deep_view = ToJson(*guest.deep);
+    return result;
   } catch (Error& e) {
     e.AddContext("while checking QEMU's and the guest's CPU views");
     vm.AddContext(e);

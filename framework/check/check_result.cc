@@ -60,6 +60,7 @@ nlohmann::json CheckResult::ToJson() const {
     out["readings"] = readings;
     out["stopped_unchanged"] = stopped_unchanged;
   }
+  if (!deep_view.is_null()) out["deep"] = deep_view;
   return out;
 }
 

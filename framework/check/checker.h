@@ -13,6 +13,7 @@
 //   // "state-settled: cpu3 hotplug/state=89 (sched:active) target=236 (online), ..."
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -55,12 +56,19 @@ struct InvariantResult {
   std::string note;
 };
 
+
 struct CheckResult {
   std::vector<InvariantResult> invariants;
   // Set by CheckUntilConsistent: how many times both views were read, and
   // whether a failing check stopped because they had stopped changing.
   int readings = 0;
   bool stopped_unchanged = false;
+  // Set by CheckMachine/CheckUntilConsistent when the IRQ view was read: the
+  // counts of the last reading, for the next check's previous_irqs.
+  std::optional<IrqCountsBaseline> irq_counts;
+  // What the deep probe read at the last reading (ToJson(DeepView)), so that
+  // a check's file shows what its deep invariants judged; null without one.
+  nlohmann::json deep_view;
   bool Passed() const;
   std::vector<InvariantResult> Failures() const;
   // The result of the invariant called `name`, or nullptr if it was not run.
@@ -69,8 +77,12 @@ struct CheckResult {
   std::string Summary() const;
   // {"passed": bool, "summary": "...", "invariants": [{"name", "verdict":
   // "pass"|"fail", "detail", "findings": [{subject, seen, expected, source}], "note"}]}
+  // (+ "readings", "stopped_unchanged" from CheckUntilConsistent, "deep" with a deep view)
   nlohmann::json ToJson() const;
 };
+
+// The baseline a snapshot with an IRQ view gives; nullopt without one.
+std::optional<IrqCountsBaseline> IrqCounts(const GuestSnapshot& guest);
 
 struct CheckOptions {
   // Run only these invariants (by stable name); empty: all. An unknown name
@@ -84,12 +96,25 @@ struct CheckOptions {
   // default) against QEMU's, and QEMU's slot count against both.
   // CheckMachine() fills it from the machine's spec.
   SmpTopology smp = {};
+  // What the guest probe reads besides the CPUs (tasks, IRQs, cpusets, SMT:
+  // guest/kernel_probe.h). The invariants over those views run only when
+  // their probe is on here or `only` names them; CheckMachine() turns on the
+  // probes that `only` implies.
+  DeepProbe deep = {};
+  // The per-CPU IRQ counts of an earlier check (IrqCounts()): the
+  // irq-counts-frozen invariant compares the CPUs offline then and now.
+  std::optional<IrqCountsBaseline> previous_irqs = {};
 };
 
 // The stable names of all invariants, in report order.
 const std::vector<std::string>& InvariantNames();
 // A one-line description of each invariant, by name ("" for unknown names).
 std::string InvariantDescription(std::string_view name);
+// The deep probe (kDeepProbeNames) an invariant needs; "" for the CPU
+// invariants, which always run.
+std::string InvariantProbe(std::string_view name);
+// `options.deep` plus the probes the invariants in `options.only` need.
+DeepProbe EffectiveProbe(const CheckOptions& options);
 
 // Pure: evaluates the invariants on two views already read.
 CheckResult RunChecks(const HostView& host, const GuestSnapshot& guest,

@@ -524,10 +524,215 @@ void CpuinfoCount(const Context& c, Outcome& out) {
   }
 }
 
+
+// --- the rest of the kernel: tasks, IRQs, cpusets, SMT (deep probes) -------------
+
+// The deep view, or a note saying it was not read (the invariant then holds).
+const DeepView* DeepOrNote(const Context& c, Outcome& out, bool read, const char* what) {
+  if (c.guest.deep && read) return &*c.guest.deep;
+  out.Note(std::string("not probed: no ") + what + " in this snapshot");
+  return nullptr;
+}
+
+std::string Pid(int64_t pid) { return "pid " + std::to_string(pid); }
+
+void TasksOnOnlineCpus(const Context& c, Outcome& out) {
+  const DeepView* d = DeepOrNote(c, out, c.guest.deep && !c.guest.deep->tasks.empty(), "watched tasks");
+  if (!d) return;
+  std::vector<std::string> sleeping, gone;
+  for (const auto& [pid, t] : d->tasks) {
+    if (!t.exists) {
+      gone.push_back(std::to_string(pid));
+      continue;
+    }
+    // A sleeping task keeps its last CPU in field 39 until it wakes, and
+    // select_task_rq() then picks an allowed, online one: only R counts.
+    if (t.state != 'R') {
+      sleeping.push_back(std::to_string(pid) + " " + t.state);
+      continue;
+    }
+    std::string source = "guest /proc/" + std::to_string(pid) + "/{stat,status} vs " + kSysfs + "online";
+    if (!c.guest.online.Contains(t.processor)) {
+      out.Fail({Pid(pid), "state R on cpu" + std::to_string(t.processor) + ", not online (online " +
+                              List(c.guest.online) + ")",
+                "a runnable task on an online CPU (migrate_tasks() empties a dying CPU)", source});
+    } else if (!t.allowed.Contains(t.processor)) {
+      out.Fail({Pid(pid), "state R on cpu" + std::to_string(t.processor) + " outside Cpus_allowed_list " +
+                              List(t.allowed),
+                "a runnable task on a CPU it may run on", source});
+    }
+  }
+  if (!sleeping.empty()) out.Note("not runnable, not placed: " + Join(sleeping));
+  if (!gone.empty()) out.Note("exited: " + Join(gone));
+}
+
+void TasksAffinityOnline(const Context& c, Outcome& out) {
+  const DeepView* d = DeepOrNote(c, out, c.guest.deep && !c.guest.deep->tasks.empty(), "watched tasks");
+  if (!d) return;
+  for (const auto& [pid, t] : d->tasks) {
+    if (!t.exists || !t.allowed.Intersect(c.guest.online).Empty()) continue;
+    out.Fail({Pid(pid), "Cpus_allowed_list " + List(t.allowed) + " has no online CPU (online " +
+                            List(c.guest.online) + ")",
+              "an online CPU in its affinity (select_fallback_rq() widens the mask of a task whose "
+              "CPUs all went: its cpuset's CPUs, then cpu_possible_mask)",
+              "guest /proc/" + std::to_string(pid) + "/status vs " + kSysfs + "online"});
+  }
+}
+
+void IrqsOnOnlineCpus(const Context& c, Outcome& out) {
+  const DeepView* d = DeepOrNote(c, out, c.guest.deep && c.guest.deep->irqs_read, "IRQ view");
+  if (!d) return;
+  std::vector<std::string> unset, parked;
+  for (const auto& irq : d->irqs) {
+    if (!irq.effective || irq.effective->Empty()) {
+      unset.push_back(std::to_string(irq.irq));
+      continue;
+    }
+    std::string irq_dir = "guest /proc/irq/" + std::to_string(irq.irq) + "/";
+    if (irq.affinity && irq.affinity->Intersect(c.guest.online).Empty()) {
+      // A managed IRQ (virtio-blk's per-queue ones) whose CPUs are all
+      // offline is shut down, and 6.1 then shows a stale effective CPU
+      // outside its affinity (seen: affinity 4, effective 0).
+      parked.push_back(std::to_string(irq.irq));
+    } else if (irq.affinity && !irq.effective->IsSubsetOf(*irq.affinity)) {
+      // The vector domain picks the effective CPU from the affinity's online
+      // CPUs: a managed IRQ whose CPU came back is effective there again.
+      out.Fail({"irq " + std::to_string(irq.irq) + " (" + irq.name + ")",
+                "effective_affinity_list " + List(*irq.effective) + " outside smp_affinity_list " +
+                    List(*irq.affinity),
+                "the effective CPUs within the affinity's online CPUs",
+                irq_dir + "{effective_affinity_list,smp_affinity_list}"});
+    }
+    CpuSet stray = irq.effective->Minus(c.guest.online);
+    if (stray.Empty()) continue;
+    out.Fail({"irq " + std::to_string(irq.irq) + " (" + irq.name + ")",
+              "effective_affinity_list " + List(*irq.effective) + " has " + List(stray) +
+                  ", not online",
+              "only online CPUs (fixup_irqs() moves IRQs off a dying CPU; a managed IRQ whose CPUs "
+              "all went is shut down)",
+              "guest /proc/irq/" + std::to_string(irq.irq) + "/effective_affinity_list vs " + kSysfs +
+                  "online"});
+  }
+  if (!unset.empty()) out.Note("no effective affinity (not started or shut down): irq " + Join(unset));
+  if (!parked.empty()) {
+    out.Note("no online CPU in the affinity (managed, shut down; effective not compared with it): irq " +
+             Join(parked));
+  }
+}
+
+void IrqCountsFrozen(const Context& c, Outcome& out) {
+  const DeepView* d = DeepOrNote(c, out, c.guest.deep && c.guest.deep->irqs_read, "IRQ view");
+  if (!d) return;
+  if (!c.options.previous_irqs) {
+    out.Note("no earlier IRQ counts: nothing to compare");
+    return;
+  }
+  const IrqCountsBaseline& before = *c.options.previous_irqs;
+  // Offline at both readings: nothing may have been delivered there between.
+  CpuSet quiet = c.guest.possible.Minus(c.guest.online).Minus(before.online);
+  for (const auto& irq : d->irqs) {
+    auto it = before.counts.find(irq.irq);
+    if (it == before.counts.end()) continue;
+    for (int cpu : quiet) {
+      auto index = static_cast<size_t>(cpu);
+      if (index >= irq.per_cpu_count.size() || index >= it->second.size()) continue;
+      if (irq.per_cpu_count[index] == it->second[index]) continue;
+      out.Fail({"irq " + std::to_string(irq.irq) + " (" + irq.name + ")",
+                Cpu(cpu) + " count " + std::to_string(it->second[index]) + " -> " +
+                    std::to_string(irq.per_cpu_count[index]) + " while offline",
+                "no interrupt delivered to an offline CPU",
+                "guest /sys/kernel/irq/" + std::to_string(irq.irq) + "/per_cpu_count, two readings"});
+    }
+  }
+  if (quiet.Empty()) out.Note("no CPU offline at both readings");
+}
+
+void CpusetEffective(const Context& c, Outcome& out) {
+  const DeepView* d = DeepOrNote(c, out, c.guest.deep && c.guest.deep->cpusets_read, "cgroup view");
+  if (!d) return;
+  const CgroupView* root = d->cgroups.empty() ? nullptr : &d->cgroups.front();
+  if (!root || !root->effective) {
+    out.Note("no cpuset controller at " + std::string(kCgroupRoot) + " (cgroup2 not mounted)");
+    return;
+  }
+  std::string root_source = std::string("guest ") + kCgroupRoot + "/cpuset.cpus.effective";
+  // The root follows the active mask; on a settled guest active == online.
+  if (*root->effective != c.guest.online) {
+    out.Fail({"cgroup /", "cpuset.cpus.effective " + List(*root->effective),
+              "the online mask " + List(c.guest.online),
+              root_source + " vs " + kSysfs + "online"});
+  }
+  for (size_t i = 1; i < d->cgroups.size(); ++i) {
+    const CgroupView& g = d->cgroups[i];
+    std::string subject = "cgroup " + g.name;
+    std::string source = std::string("guest ") + kCgroupRoot + "/" + g.name + "/cpuset.cpus{,.effective}";
+    if (!g.effective || !g.cpus) {
+      out.Fail({subject, "has no cpuset.cpus.effective", "a cpuset (created by the cgroup step)", source});
+      continue;
+    }
+    // cgroup v2: the CPUs asked for that the parent has; the parent's when
+    // none is left (or none was asked for). cpuhp's cgroups are children of the root.
+    CpuSet want = g.cpus->Intersect(*root->effective);
+    if (want.Empty()) want = *root->effective;
+    if (*g.effective != want) {
+      out.Fail({subject, "cpuset.cpus.effective " + List(*g.effective) + " (cpuset.cpus " + List(*g.cpus) + ")",
+                List(want) + " (cpuset.cpus within the root's effective " + List(*root->effective) +
+                    ", or the root's when that is empty)",
+                source + " vs " + root_source});
+    }
+  }
+}
+
+void SmtControlHonoured(const Context& c, Outcome& out) {
+  const DeepView* d = DeepOrNote(c, out, c.guest.deep && c.guest.deep->smt_read, "SMT view");
+  if (!d) return;
+  std::string source = std::string(kSysfs) + "smt/{control,active}";
+  if (!d->smt_control) {
+    out.Note("no smt/control (kernel without CONFIG_HOTPLUG_SMT)");
+    return;
+  }
+  const std::string& control = *d->smt_control;
+  if (control == "notsupported" || control == "notimplemented") {
+    out.Note("smt/control=" + control + ": the guest sees no SMT (e.g. an AMD CPU model without topoext)");
+  }
+  // Online CPUs whose slot is a secondary thread: what `off` must have offlined.
+  std::vector<int> secondary;
+  for (int cpu : c.guest.online) {
+    auto it = c.mapping.guests.find(cpu);
+    if (it == c.mapping.guests.end() || !it->second.slot()) continue;
+    const auto& props = c.mapping.slots[*it->second.slot()].slot.props;
+    if (props.thread_id.value_or(0) != 0) secondary.push_back(cpu);
+  }
+  bool disabled = control == "off" || control == "forceoff";
+  if (disabled) {
+    for (int cpu : secondary) {
+      out.Fail({Cpu(cpu), "online, a secondary thread (QEMU slot thread-id != 0), with smt/control=" + control,
+                "no secondary thread online (cpu_smt_allowed() refuses them)",
+                source + " vs " + kSysfs + "online, " + kSlotsQuery});
+    }
+  }
+  // smt/active is sched_smt_active(): some core has two threads online.
+  bool pair_online = false;
+  for (int cpu : c.guest.online) {
+    const GuestCpu* g = c.guest.Cpu(cpu);
+    if (g && g->topology && g->topology->thread_siblings.Intersect(c.guest.online).Size() > 1) {
+      pair_online = true;
+    }
+  }
+  if (d->smt_active && *d->smt_active != pair_online) {
+    out.Fail({"smt/active", std::string("reads ") + (*d->smt_active ? "1" : "0"),
+              std::string(pair_online ? "1 (a core has two online threads)"
+                                      : "0 (no core has two online threads)"),
+              source + " vs " + kSysfs + "cpuN/topology/thread_siblings_list"});
+  }
+}
+
 struct Invariant {
   const char* name;
   const char* description;
   void (*check)(const Context&, Outcome&);
+  // The deep probe it needs (kDeepProbeNames); nullptr: it always runs.
+  const char* probe = nullptr;
 };
 
 constexpr Invariant kInvariants[] = {
@@ -552,6 +757,23 @@ constexpr Invariant kInvariants[] = {
     {"agent-agrees", "guest-get-vcpus matches sysfs (online set, listing, can-offline)",
      AgentAgrees},
     {"cpuinfo-count", "/proc/cpuinfo lists as many processors as are online", CpuinfoCount},
+    {"tasks-on-online-cpus",
+     "a watched runnable task runs on an online CPU in its affinity (/proc/PID/stat field 39)",
+     TasksOnOnlineCpus, "tasks"},
+    {"tasks-affinity-online", "a watched task's Cpus_allowed_list has an online CPU",
+     TasksAffinityOnline, "tasks"},
+    {"irqs-on-online-cpus", "no IRQ's effective affinity includes a CPU that is not online",
+     IrqsOnOnlineCpus, "irqs"},
+    {"irq-counts-frozen", "per-CPU IRQ counts of a CPU offline since the last check do not grow",
+     IrqCountsFrozen, "irqs"},
+    {"cpuset-effective",
+     "cgroup v2 cpuset.cpus.effective: the root's is the online mask, a child's is its cpus "
+     "within the root's (or the root's when none is left)",
+     CpusetEffective, "cpusets"},
+    {"smt-control-honoured",
+     "with smt/control off no secondary thread is online; smt/active says whether a core has two "
+     "online threads",
+     SmtControlHonoured, "smt"},
 };
 
 }  // namespace
@@ -572,6 +794,35 @@ std::string InvariantDescription(std::string_view name) {
   return "";
 }
 
+static bool DeepProbeOn(const DeepProbe& probe, std::string_view name) {
+  if (name == "tasks") return probe.watch_tasks || !probe.tasks.empty();
+  if (name == "irqs") return probe.irqs;
+  if (name == "cpusets") return probe.cpusets;
+  if (name == "smt") return probe.smt;
+  return false;
+}
+
+std::string InvariantProbe(std::string_view name) {
+  for (const auto& inv : kInvariants) {
+    if (name == inv.name) return inv.probe ? inv.probe : "";
+  }
+  return "";
+}
+
+DeepProbe EffectiveProbe(const CheckOptions& options) {
+  DeepProbe probe = options.deep;
+  for (const auto& name : options.only) probe.Enable(InvariantProbe(name));
+  return probe;
+}
+
+std::optional<IrqCountsBaseline> IrqCounts(const GuestSnapshot& guest) {
+  if (!guest.deep || !guest.deep->irqs_read) return std::nullopt;
+  IrqCountsBaseline out;
+  out.online = guest.online;
+  for (const auto& irq : guest.deep->irqs) out.counts[irq.irq] = irq.per_cpu_count;
+  return out;
+}
+
 CheckResult RunChecks(const HostView& host, const GuestSnapshot& guest,
                       const CheckOptions& options) {
   for (const auto& name : options.only) {
@@ -587,6 +838,8 @@ CheckResult RunChecks(const HostView& host, const GuestSnapshot& guest,
         std::find(options.only.begin(), options.only.end(), inv.name) == options.only.end()) {
       continue;
     }
+    // A deep invariant runs when its probe was asked for (or `only` names it).
+    if (inv.probe && options.only.empty() && !DeepProbeOn(options.deep, inv.probe)) continue;
     Outcome outcome;
     inv.check(context, outcome);
     result.invariants.push_back(std::move(outcome).Finish(inv.name));

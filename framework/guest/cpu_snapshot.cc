@@ -226,12 +226,14 @@ std::vector<GuestVcpu> AgentGuestFiles::GetVcpus(const Deadline& deadline) {
   return agent_.GetVcpus(deadline);
 }
 
-GuestSnapshot ReadGuestSnapshot(AgentLink& agent, const Deadline& deadline) {
+GuestSnapshot ReadGuestSnapshot(AgentLink& agent, const Deadline& deadline,
+                                const DeepProbe& probe) {
   AgentGuestFiles files(agent);
-  return ReadGuestSnapshot(files, deadline);
+  return ReadGuestSnapshot(files, deadline, probe);
 }
 
-GuestSnapshot ReadGuestSnapshot(GuestFiles& files, const Deadline& deadline) {
+GuestSnapshot ReadGuestSnapshot(GuestFiles& files, const Deadline& deadline,
+                                const DeepProbe& probe) {
   GuestSnapshot s;
   // The agent's listing comes first: it names the cpuN directories to probe
   // (the agent API cannot list a directory, qemu-ga's guest-get-vcpus does).
@@ -283,6 +285,7 @@ GuestSnapshot ReadGuestSnapshot(GuestFiles& files, const Deadline& deadline) {
     auto it = s.cpus.find(entry.processor);
     if (it != s.cpus.end()) it->second.apic_id = entry.apic_id;
   }
+  if (probe.Any()) s.deep = ReadDeepView(files, probe, deadline);
   return s;
 }
 
@@ -318,7 +321,7 @@ nlohmann::json ToJson(const GuestSnapshot& s) {
     vcpus.push_back(
         {{"logical-id", v.logical_id}, {"online", v.online}, {"can-offline", v.can_offline}});
   }
-  return {{"possible", s.possible.ToString()},
+  nlohmann::json out = {{"possible", s.possible.ToString()},
           {"present", s.present.ToString()},
           {"online", s.online.ToString()},
           {"offline", s.offline.ToString()},
@@ -329,6 +332,8 @@ nlohmann::json ToJson(const GuestSnapshot& s) {
           {"hotplug_states", states},
           {"cpuinfo_processors", s.cpuinfo_processors},
           {"agent_vcpus", vcpus}};
+  if (s.deep) out["deep"] = ToJson(*s.deep);
+  return out;
 }
 
 std::string ReadGuestKernelRelease(AgentLink& agent) {

@@ -29,6 +29,7 @@
 
 #include "guest/agent_client.h"
 #include "guest/cpuset.h"
+#include "guest/kernel_probe.h"
 
 namespace cpuhp {
 
@@ -89,6 +90,8 @@ struct GuestSnapshot {
   // guest-get-vcpus, sorted by logical id. qemu-ga lists the cpuN
   // directories it finds, so this is also the guest's directory listing.
   std::vector<GuestVcpu> agent_vcpus;
+  // Tasks, IRQs, cpusets, SMT control: only when a DeepProbe asked for them.
+  std::optional<DeepView> deep;
 
   // The number of the state called `name` ("online", "offline"), if registered.
   std::optional<int> StateNumber(std::string_view name) const;
@@ -152,9 +155,15 @@ class AgentGuestFiles : public GuestFiles {
 std::string ReadGuestKernelRelease(AgentLink& agent);
 
 GuestSnapshot ReadGuestSnapshot(AgentLink& agent,
-                                const Deadline& deadline = Deadline::After(kAgentTimeout * 4));
+                                const Deadline& deadline = Deadline::After(kAgentTimeout * 4),
+                                const DeepProbe& probe = {});
 GuestSnapshot ReadGuestSnapshot(GuestFiles& files,
-                                const Deadline& deadline = Deadline::After(kAgentTimeout * 4));
+                                const Deadline& deadline = Deadline::After(kAgentTimeout * 4),
+                                const DeepProbe& probe = {});
+
+// The extra views a DeepProbe asks for (guest/kernel_probe.h). Throws as
+// ReadGuestSnapshot.
+DeepView ReadDeepView(GuestFiles& files, const DeepProbe& probe, const Deadline& deadline);
 
 nlohmann::json ToJson(const GuestSnapshot& snapshot);
 

@@ -136,6 +136,8 @@ class DryRunner {
       case StepKind::kCheck:
       case StepKind::kSleep:
       case StepKind::kWaitForConsole:
+      case StepKind::kCgroup:
+      case StepKind::kSmt:
         return;
     }
   }

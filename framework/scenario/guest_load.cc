@@ -1,5 +1,7 @@
 #include "scenario/guest_load.h"
 
+#include "guest/kernel_probe.h"
+#include "util/base64.h"
 #include "util/log.h"
 #include "util/wait.h"
 
@@ -18,12 +20,61 @@ int64_t GuestExec(AgentLink& agent, const std::string& script, const Deadline& d
 }  // namespace
 
 GuestLoad GuestLoad::Start(AgentLink& agent, int workers, const Deadline& deadline) {
+  return Start(agent, workers, {}, deadline);
+}
+
+GuestLoad GuestLoad::Start(AgentLink& agent, int workers, const std::vector<CpuSet>& pins,
+                           const Deadline& deadline) {
   GuestLoad load;
   // Only shell builtins: the loop itself forks nothing.
-  std::string script = std::string("echo $$ >>") + kPidFile + "; while :; do :; done";
-  for (int i = 0; i < workers; ++i) load.pids_.push_back(GuestExec(agent, script, deadline));
-  LOG(kInfo, "scenario") << "guest load: " << workers << " busy loop(s) started";
+  std::string loop = std::string("echo $$ >>") + kPidFile + "; while :; do :; done";
+  for (int i = 0; i < workers; ++i) {
+    // exec keeps the pid that guest-exec reported through taskset to the loop.
+    std::string script = static_cast<size_t>(i) < pins.size()
+                             ? "exec taskset -c " + pins[i].ToString() + " /bin/sh -c '" + loop + "'"
+                             : loop;
+    load.pids_.push_back(GuestExec(agent, script, deadline));
+  }
+  LOG(kInfo, "scenario") << "guest load: " << workers << " busy loop(s) started, " << pins.size()
+                         << " pinned";
+  for (size_t i = 0; i < pins.size() && i < load.pids_.size(); ++i) {
+    std::string stat_path = "/proc/" + std::to_string(load.pids_[i]) + "/stat";
+    std::string seen = "nothing";
+    bool placed = WaitUntil(deadline, kGuestPollInterval, [&] {
+      auto stat = agent.TryReadFile(stat_path, deadline);
+      if (!stat) {
+        seen = "no such process (taskset refused the CPUs?)";
+        return false;
+      }
+      auto [state, cpu] = ParseProcStat(*stat, stat_path);
+      seen = std::string("state ") + state + " on cpu" + std::to_string(cpu);
+      return state == 'R' && pins[i].Contains(cpu);
+    });
+    if (!placed) {
+      throw TimeoutError("guest load: worker " + std::to_string(i) + " (pid " +
+                         std::to_string(load.pids_[i]) + ") pinned to " + pins[i].ToString() +
+                         " never ran there; last seen: " + seen);
+    }
+  }
   return load;
+}
+
+int RunGuestShell(AgentLink& agent, const std::string& script, const Deadline& deadline,
+                  std::string* output) {
+  auto ret = agent.Execute(
+      "guest-exec", {{"path", "/bin/sh"}, {"arg", {"-c", script}}, {"capture-output", true}},
+      deadline);
+  int64_t pid = ret.at("pid").get<int64_t>();
+  nlohmann::json status;
+  bool exited = WaitUntil(deadline, kGuestPollInterval, [&] {
+    status = agent.Execute("guest-exec-status", {{"pid", pid}}, deadline);
+    return status.value("exited", false);
+  });
+  if (!exited) throw TimeoutError("guest shell: process " + std::to_string(pid) + " did not exit");
+  if (output) {
+    *output = Base64Decode(status.value("out-data", "")) + Base64Decode(status.value("err-data", ""));
+  }
+  return status.value("exitcode", -1);
 }
 
 void GuestLoad::Stop(AgentLink& agent, const Deadline& deadline) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "guest/agent_client.h"
+#include "guest/cpuset.h"
 
 namespace cpuhp {
 
@@ -22,6 +23,12 @@ class GuestLoad {
   // Starts `workers` busy loops. Throws AgentError (e.g. guest-exec disabled),
   // TimeoutError.
   static GuestLoad Start(AgentLink& agent, int workers, const Deadline& deadline);
+  // As Start, worker i pinned with `taskset -c pins[i]` (the rest unpinned);
+  // returns once each pinned worker is seen runnable (/proc/PID/stat state R)
+  // on one of its CPUs: the scheduler runs a new task where it is pinned.
+  // Throws TimeoutError naming the worker and where it was seen.
+  static GuestLoad Start(AgentLink& agent, int workers, const std::vector<CpuSet>& pins,
+                         const Deadline& deadline);
 
   // Kills the loops and waits until the agent reports each one exited.
   // Throws AgentError, TimeoutError.
@@ -32,5 +39,12 @@ class GuestLoad {
  private:
   std::vector<int64_t> pids_;
 };
+
+// Runs `script` with the guest's /bin/sh through guest-exec and waits for
+// it (polling guest-exec-status). Returns its exit code; `output` gets its
+// stdout and stderr (bounded by the agent's capture). Throws AgentError,
+// TimeoutError. The script is cpuhp's own text, never guest output.
+int RunGuestShell(AgentLink& agent, const std::string& script, const Deadline& deadline,
+                  std::string* output = nullptr);
 
 }  // namespace cpuhp

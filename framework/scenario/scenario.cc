@@ -22,7 +22,7 @@ const std::vector<StepKindInfo>& StepKinds() {
        {"id", "ids", "count", "socket", "die", "core", "thread"}, true, true},
       {StepKind::kOnline, "online", 2 * kAgentTimeout, {"cpus", "count"}, true, true},
       {StepKind::kOffline, "offline", 2 * kAgentTimeout, {"cpus", "count"}, true, true},
-      {StepKind::kCheck, "check", kHotplugSettleTimeout, {"only", "settle"}, false, true},
+      {StepKind::kCheck, "check", kHotplugSettleTimeout, {"only", "settle", "deep", "expect_online"}, false, true},
       {StepKind::kExpectError, "expect_error", 2 * kHotplugSettleTimeout,
        {"class", "message", "step"}, false, false},
       {StepKind::kExpectFailure, "expect_failure", 2 * kHotplugSettleTimeout,
@@ -31,10 +31,12 @@ const std::vector<StepKindInfo>& StepKinds() {
        {"transport", "times", "max_bandwidth", "downtime_limit_ms", "postcopy", "cancel_after_ms",
         "omit_cpu_devices", "timeout", "expect_status", "probe_hotplug", "return_path"},
        true, true},
-      {StepKind::kGuestLoad, "guest_load", 2 * kAgentTimeout, {"workers", "action"}, true, true},
+      {StepKind::kGuestLoad, "guest_load", 2 * kAgentTimeout, {"workers", "action", "pin"}, true, true},
       {StepKind::kRepeat, "repeat", minutes(30), {"times", "duration", "steps"}, false, false},
       {StepKind::kSleep, "sleep", minutes(1), {}, false, false},
       {StepKind::kWaitForConsole, "wait_for_console", minutes(1), {}, false, true, true},
+      {StepKind::kCgroup, "cgroup", 2 * kAgentTimeout, {"name", "cpus"}, true, true},
+      {StepKind::kSmt, "smt", 2 * kAgentTimeout, {}, true, true},
   };
   return kinds;
 }

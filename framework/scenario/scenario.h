@@ -60,6 +60,12 @@ struct SetOnlineStep {
 struct CheckStep {
   std::vector<std::string> only;  // invariant names; empty: all
   bool settle = true;             // re-check until consistent or the deadline
+  // Deep probes (kDeepProbeNames: tasks, irqs, cpusets, smt) whose
+  // invariants run too; `only` naming such an invariant implies its probe.
+  std::vector<std::string> deep;
+  // The guest's online mask must then be exactly this (e.g. what smt: on
+  // brought back); nullopt: not asserted.
+  std::optional<CpuSet> expect_online;
 };
 
 // The wrapped step must fail with this QMP (or guest agent) error class.
@@ -91,6 +97,23 @@ struct MigrateStep {
 struct GuestLoadStep {
   bool stop = false;
   int workers = 0;  // 0: one per online guest CPU
+  // Worker i runs under `taskset -c pin[i]` (the rest unpinned); the start
+  // waits until each pinned worker is seen runnable on one of its CPUs.
+  std::vector<CpuSet> pin;
+};
+
+// A cgroup v2 cpuset in the guest: mounts cgroup2 at /sys/fs/cgroup if it
+// is not, enables +cpuset for the root's children, creates /sys/fs/cgroup/NAME
+// and writes `cpus` to its cpuset.cpus. Checks with `deep: [cpusets]` read it.
+inline constexpr size_t kMaxCgroupNameBytes = 64;
+struct CgroupStep {
+  std::string name;
+  CpuSet cpus;
+};
+
+// Writes /sys/devices/system/cpu/smt/control ("on" or "off").
+struct SmtStep {
+  std::string control;
 };
 
 struct RepeatStep {
@@ -121,9 +144,11 @@ enum class StepKind {
   kRepeat,
   kSleep,
   kWaitForConsole,
+  kCgroup,
+  kSmt,
 };
 // The last enumerator, so that tests can walk every kind.
-inline constexpr StepKind kLastStepKind = StepKind::kWaitForConsole;
+inline constexpr StepKind kLastStepKind = StepKind::kSmt;
 // One row per step kind, the one place its word, default deadline, keys and
 // the wrappers it may stand in are kept (as kInvariants[] is for invariants).
 // A new kind is an enum value, a row, and its cases in the parser's and the
@@ -165,7 +190,7 @@ struct Step {
   std::map<std::string, SourceLocation> field_where;
   std::variant<HotplugStep, UnplugStep, SetOnlineStep, CheckStep, ExpectErrorStep,
                ExpectFailureStep, MigrateStep, GuestLoadStep, RepeatStep, SleepStep,
-               WaitForConsoleStep>
+               WaitForConsoleStep, CgroupStep, SmtStep>
       params;
 };
 

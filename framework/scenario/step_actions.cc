@@ -204,7 +204,13 @@ json Check(StepContext& ctx, const CheckStep& c, const std::string& path,
   options.only = c.only;
   options.baseline_states = ctx.baseline_states;
   options.smp = vm.spec().smp;
+  for (const auto& word : c.deep) options.deep.Enable(word);
+  options.deep = EffectiveProbe(options);
+  if (options.deep.watch_tasks && ctx.load) options.deep.tasks = ctx.load->pids();
+  options.deep.cgroups = ctx.cgroups;
+  options.previous_irqs = ctx.irq_counts;
   CheckResult r = c.settle ? CheckUntilConsistent(vm, options, deadline) : CheckMachine(vm, options);
+  if (r.irq_counts) ctx.irq_counts = r.irq_counts;
   ++ctx.checks;
   char name[32];
   std::snprintf(name, sizeof name, "%02d-step", ctx.checks);
@@ -223,6 +229,16 @@ json Check(StepContext& ctx, const CheckStep& c, const std::string& path,
     std::vector<std::string> names;
     for (const auto& f : r.Failures()) names.push_back(f.name);
     throw StepFailed(FailureKind::kCheck, r.Summary(), names);
+  }
+  if (c.expect_online) {
+    std::string path = std::string(kSysCpu) + "/online";
+    CpuSet online = CpuSet::Parse(vm.Agent().TryReadFile(path, deadline).value_or(""), path);
+    detail["online"] = online.ToString();
+    if (online != *c.expect_online) {
+      throw StepFailed(FailureKind::kExpectation, "the guest's online mask is " + online.ToString() +
+                                                      ", expected " + c.expect_online->ToString() +
+                                                      " [guest " + path + "]");
+    }
   }
   return detail;
 }
@@ -368,8 +384,35 @@ json Load(StepContext& ctx, const GuestLoadStep& g, const Deadline& deadline) {
   if (workers == 0) {
     for (const auto& v : agent.GetVcpus(deadline)) workers += v.online ? 1 : 0;
   }
-  ctx.load = GuestLoad::Start(agent, workers, deadline);
-  return {{"workers", workers}, {"pids", ctx.load->pids()}};
+  ctx.load = GuestLoad::Start(agent, workers, g.pin, deadline);
+  json pins = json::array();
+  for (const auto& p : g.pin) pins.push_back(p.ToString());
+  return {{"workers", workers}, {"pids", ctx.load->pids()}, {"pinned", pins}};
+}
+
+json Cgroup(StepContext& ctx, const CgroupStep& c, const Deadline& deadline) {
+  // The name is a plain word and the cpulist cpuhp's own text (step_parser.cc).
+  std::string dir = std::string(kCgroupRoot);
+  std::string script = "set -e; d=" + dir + "; [ -e $d/cgroup.controllers ] || mount -t cgroup2 none $d; " +
+                       "grep -qw cpuset $d/cgroup.subtree_control || echo +cpuset >$d/cgroup.subtree_control; " +
+                       "mkdir -p $d/" + c.name + "; echo " + c.cpus.ToString() + " >$d/" + c.name +
+                       "/cpuset.cpus";
+  std::string output;
+  int rc = RunGuestShell(ctx.vm->Agent(), script, deadline, &output);
+  if (rc != 0) {
+    throw StepFailed(FailureKind::kExpectation,
+                     "cgroup " + c.name + ": the guest's shell exited " + std::to_string(rc) + ": " +
+                         TerminalSafe(output.substr(0, 512)));
+  }
+  if (std::find(ctx.cgroups.begin(), ctx.cgroups.end(), c.name) == ctx.cgroups.end()) {
+    ctx.cgroups.push_back(c.name);
+  }
+  return {{"cgroup", c.name}, {"cpus", c.cpus.ToString()}};
+}
+
+json Smt(StepContext& ctx, const SmtStep& s, const Deadline& deadline) {
+  ctx.vm->Agent().WriteFile(std::string(kSysCpu) + "/smt/control", s.control, deadline);
+  return {{"control", s.control}};
 }
 
 json Repeat(StepContext& ctx, const RepeatStep& r, const std::string& path,
@@ -463,6 +506,10 @@ json ExecuteStep(StepContext& ctx, const Step& step, const std::string& path,
       return Sleep(ctx, std::get<SleepStep>(step.params), deadline);
     case StepKind::kWaitForConsole:
       return WaitForConsole(ctx, std::get<WaitForConsoleStep>(step.params), deadline);
+    case StepKind::kCgroup:
+      return Cgroup(ctx, std::get<CgroupStep>(step.params), deadline);
+    case StepKind::kSmt:
+      return Smt(ctx, std::get<SmtStep>(step.params), deadline);
   }
   throw Error("step " + path + ": unknown step kind");
 }

@@ -76,6 +76,10 @@ struct StepContext {
   // hotplug/states at boot: the states-stable invariant compares against it.
   std::vector<HotplugState> baseline_states = {};
   std::optional<GuestLoad> load = {};
+  // cgroups the cgroup step made (names under kCgroupRoot), for deep checks.
+  std::vector<std::string> cgroups = {};
+  // The IRQ counts of the last check that read them (irq-counts-frozen).
+  std::optional<IrqCountsBaseline> irq_counts = {};
   int migrations = 0;
   // What the step that threw had put in its detail by then: its record
   // keeps it (a failed check still names its file). Whoever catches the

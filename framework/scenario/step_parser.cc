@@ -201,6 +201,12 @@ class StepParser {
       case StepKind::kWaitForConsole:
         step.params = WaitForConsole(anchor, params, step);
         break;
+      case StepKind::kCgroup:
+        step.params = Cgroup(anchor, params, step);
+        break;
+      case StepKind::kSmt:
+        step.params = Smt(anchor, params, step);
+        break;
     }
     if (step.timeout == Clock::duration::zero()) step.timeout = DefaultTimeout(step);
     return step;
@@ -415,6 +421,26 @@ class StepParser {
         if (c.only.empty()) only->Fail("the list of invariants is empty");
       }
       if (auto settle = m.Get("settle")) c.settle = settle->AsBool();
+      if (auto deep = m.Get("deep")) {
+        std::vector<YamlValue> words = deep->IsSequence() ? deep->Items() : std::vector<YamlValue>{*deep};
+        std::vector<std::string> known(std::begin(kDeepProbeNames), std::end(kDeepProbeNames));
+        for (const auto& w : words) {
+          std::string word = w.AsString();
+          if (std::find(known.begin(), known.end(), word) == known.end()) {
+            w.Fail("unknown probe '" + word + "'; probes: " + Join(known));
+          }
+          c.deep.push_back(word);
+        }
+        if (c.deep.empty()) deep->Fail("the list of probes is empty");
+      }
+      if (auto online = m.Get("expect_online")) {
+        try {
+          c.expect_online = CpuSet::Parse(online->AsString(), "expect_online");
+        } catch (const CpuListError&) {
+          online->Fail("expected a cpulist such as \"0-3\"");
+        }
+        if (c.expect_online->Empty()) online->Fail("the cpulist is empty (CPU 0 is always online)");
+      }
     }
     if (step.name.empty()) step.name = c.only.empty() ? "check" : "check " + Join(c.only, ",");
     return c;
@@ -557,6 +583,26 @@ class StepParser {
           if (g.stop) w->Fail("workers only applies when starting the load");
           g.workers = w->AsInt(1, 1024);
         }
+        if (auto pin = m.Get("pin")) {
+          if (g.stop) pin->Fail("pin only applies when starting the load");
+          if (!pin->IsSequence()) pin->Fail("pin needs a list of cpulists, one per worker: [\"3\", \"1-2\"]");
+          for (const auto& p : pin->Items()) {
+            CpuSet cpus;
+            try {
+              cpus = CpuSet::Parse(p.AsString(), "pin");
+            } catch (const CpuListError&) {
+              p.Fail("expected a cpulist such as \"3\" or \"1-2\"");
+            }
+            if (cpus.Empty()) p.Fail("the cpulist is empty");
+            g.pin.push_back(cpus);
+          }
+          if (g.pin.empty()) pin->Fail("the list of pins is empty");
+          if (g.workers == 0) g.workers = static_cast<int>(g.pin.size());
+          if (static_cast<int>(g.pin.size()) > g.workers) {
+            pin->Fail("more pins (" + std::to_string(g.pin.size()) + ") than workers (" +
+                      std::to_string(g.workers) + ")");
+          }
+        }
       }
     }
     if (step.name.empty()) {
@@ -599,6 +645,42 @@ class StepParser {
     if (!v || v->IsNull()) anchor.Fail("sleep needs a duration, e.g. sleep: 2s");
     SleepStep s{v->AsDuration()};
     if (step.name.empty()) step.name = "sleep " + FormatDuration(s.duration);
+    return s;
+  }
+
+  CgroupStep Cgroup(const YamlValue& anchor, const std::optional<YamlValue>& v, Step& step) {
+    if (!v || !v->IsMap()) anchor.Fail("cgroup needs a map: {name: NAME, cpus: \"1-3\"}");
+    YamlMap m = v->AsMap(StepKindInfoOf(StepKind::kCgroup).keys);
+    CgroupStep c;
+    auto name = m.Get("name");
+    if (!name) anchor.Fail("cgroup needs a name");
+    c.name = name->AsString();
+    // It goes into a guest path and a shell command: a plain word only.
+    bool plain = !c.name.empty() && c.name.size() <= kMaxCgroupNameBytes;
+    for (char ch : c.name) {
+      plain = plain && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                        (ch >= '0' && ch <= '9') || ch == '-' || ch == '_');
+    }
+    if (!plain) {
+      name->Fail("a cgroup name is 1-" + std::to_string(kMaxCgroupNameBytes) +
+                 " letters, digits, '-' or '_'");
+    }
+    auto cpus = m.Get("cpus");
+    if (!cpus) anchor.Fail("cgroup needs cpus (a cpulist)");
+    try {
+      c.cpus = CpuSet::Parse(cpus->AsString(), "cpus");
+    } catch (const CpuListError&) {
+      cpus->Fail("expected a cpulist such as \"1-3\"");
+    }
+    if (c.cpus.Empty()) cpus->Fail("the cpulist is empty");
+    if (step.name.empty()) step.name = "cgroup " + c.name + " cpus " + c.cpus.ToString();
+    return c;
+  }
+
+  SmtStep Smt(const YamlValue& anchor, const std::optional<YamlValue>& v, Step& step) {
+    if (!v || !v->IsScalar() || v->IsNull()) anchor.Fail("smt needs on or off");
+    SmtStep s{v->AsEnum({"on", "off"})};
+    if (step.name.empty()) step.name = "smt " + s.control;
     return s;
   }
 

@@ -629,7 +629,7 @@ TEST_F(ScenarioFileTest, EveryKindsMapTakesTheKeysOfItsRow) {
               std::string::npos)
         << info.word << ": " << error;
   }
-  EXPECT_EQ(kinds_with_maps, 10);
+  EXPECT_EQ(kinds_with_maps, 11);
 }
 
 // The wrappers' refusals come from the rows' sends_command and can_fail.
