@@ -34,6 +34,9 @@ const std::vector<StepKindInfo>& StepKinds() {
       {StepKind::kRepeat, "repeat", minutes(30), {"times", "duration", "steps"}, false, false},
       {StepKind::kSleep, "sleep", minutes(1), {}, false, false},
       {StepKind::kWaitForConsole, "wait_for_console", minutes(1), {}, false, true},
+      // A reboot waits for a whole boot, as the boot step does.
+      {StepKind::kReboot, "reboot", kBootTimeout, {"via"}, true, true},
+      {StepKind::kFailAt, "fail_at", 4 * kAgentTimeout, {"cpu", "state", "action"}, true, true},
   };
   return kinds;
 }

@@ -24,6 +24,7 @@
 #include "vm/cpu_props.h"
 #include "vm/machine_spec.h"
 #include "vm/migration.h"
+#include "vm/vm.h"
 
 namespace cpuhp {
 
@@ -107,6 +108,22 @@ struct WaitForConsoleStep {
   LinePattern pattern;
 };
 
+// reboot: the guest restarts in the same QEMU (vm/vm.h, Vm::Reboot), then
+// the step checks the reboot invariants (check/lifecycle.h).
+struct RebootStep {
+  RebootVia via = RebootVia::kGuest;
+};
+
+// fail_at: tells the kernel to fail the next online or offline of `cpu` at
+// hotplug state `state` (cpuN/hotplug/fail, CONFIG_CPU_HOTPLUG_STATE_CONTROL),
+// does it, and checks the rollback (check/lifecycle.h). Skipped, with the
+// reason in its record, where the guest has no cpuN/hotplug/fail.
+struct FailAtStep {
+  int cpu = 0;
+  std::string state;            // a name from hotplug/states, or its number
+  std::optional<bool> online;   // the transition; default: the CPU's opposite
+};
+
 enum class StepKind {
   kHotplug,
   kUnplug,
@@ -120,9 +137,15 @@ enum class StepKind {
   kRepeat,
   kSleep,
   kWaitForConsole,
+  kReboot,
+  kFailAt,
 };
 // The last enumerator, so that tests can walk every kind.
-inline constexpr StepKind kLastStepKind = StepKind::kWaitForConsole;
+inline constexpr StepKind kLastStepKind = StepKind::kFailAt;
+// Step kinds that restart the guest: a run that has one needs a cold boot's
+// machinery (firmware, kernel boot) during the run, so a restored snapshot
+// (issue 14) cannot stand in for it.
+inline constexpr StepKind kColdBootStepKinds[] = {StepKind::kReboot};
 // One row per step kind, the one place its word, default deadline, keys and
 // the wrappers it may stand in are kept (as kInvariants[] is for invariants).
 // A new kind is an enum value, a row, and its cases in the parser's and the
@@ -159,7 +182,7 @@ struct Step {
   std::map<std::string, SourceLocation> field_where;
   std::variant<HotplugStep, UnplugStep, SetOnlineStep, CheckStep, ExpectErrorStep,
                ExpectFailureStep, MigrateStep, GuestLoadStep, RepeatStep, SleepStep,
-               WaitForConsoleStep>
+               WaitForConsoleStep, RebootStep, FailAtStep>
       params;
 };
 
@@ -199,7 +222,12 @@ struct MachineConfig {
   // fails the run at boot, since every later hotplug would fail for that one
   // reason; a number is for scenarios that boot such a guest on purpose.
   std::optional<int> hotplug_cpus;
+  // machine.numa's node count (0: no -numa); its -object/-numa arguments are
+  // in spec.extra_args.
+  int numa_nodes = 0;
 };
+// The most nodes machine.numa takes (QEMU's MAX_NODES).
+inline constexpr int kMaxNumaNodes = 128;
 
 // The longest directory name a run gets, and so the longest scenario name or
 // run label the loader accepts: Linux's NAME_MAX.
