@@ -727,6 +727,48 @@ void SmtControlHonoured(const Context& c, Outcome& out) {
   }
 }
 
+// --- NUMA ----------------------------------------------------------------------
+
+void NumaNode(const Context& c, Outcome& out) {
+  const GuestSnapshot& g = c.guest;
+  const std::string nodes = "guest /sys/devices/system/node/";
+  bool any = false;
+  for (size_t i = 0; i < c.mapping.slots.size(); ++i) {
+    const SlotInfo& info = c.mapping.slots[i];
+    if (!info.slot.plugged() || !info.slot.props.node_id) continue;
+    any = true;
+    const int node = *info.slot.props.node_id;
+    const std::string want = "node" + std::to_string(node) + ", QEMU's node-id for " +
+                             info.Describe();
+    for (int id : c.mapping.GuestCpusOf(i)) {
+      const GuestCpu* cpu = g.Cpu(id);
+      if (!cpu) continue;
+      if (g.node_cpus.empty()) {
+        // One node in the guest: right only when QEMU put the CPU in node 0.
+        if (node != 0) {
+          out.Fail({Cpu(id), "the guest has a single NUMA node", want,
+                    nodes + "possible vs " + kSlotsQuery});
+        }
+        continue;
+      }
+      if (cpu->node_links != CpuSet{node}) {
+        out.Fail({Cpu(id), "linked under node " + List(cpu->node_links), want,
+                  std::string(kSysfs) + Cpu(id) + "/nodeM"});
+      }
+      if (!g.online.Contains(id)) continue;  // x86 lists only online CPUs in nodeM/cpulist
+      for (const auto& [n, cpus] : g.node_cpus) {
+        if (cpus.Contains(id) != (n == node)) {
+          out.Fail({Cpu(id),
+                    std::string(cpus.Contains(id) ? "listed" : "not listed") + " in node" +
+                        std::to_string(n) + "/cpulist " + List(cpus),
+                    want, nodes + "node" + std::to_string(n) + "/cpulist"});
+        }
+      }
+    }
+  }
+  if (!any) out.Note("no plugged slot has a node-id (no -numa)");
+}
+
 struct Invariant {
   const char* name;
   const char* description;
@@ -774,6 +816,10 @@ constexpr Invariant kInvariants[] = {
      "with smt/control off no secondary thread is online; smt/active says whether a core has two "
      "online threads",
      SmtControlHonoured, "smt"},
+    {"numa-node",
+     "each plugged CPU sits in the NUMA node QEMU gave its slot (cpuN/nodeM link, "
+     "nodeM/cpulist)",
+     NumaNode},
 };
 
 }  // namespace

@@ -55,7 +55,8 @@ struct CpuChanged {
 
 // What one snapshot learns once and reuses for every CPU, to save round trips.
 struct ProbeHints {
-  // Whether cpuN/hotplug/fail exists (CONFIG_CPU_HOTPLUG_STATE_CONTROL): the
+  // Whether cpuN/hotplug/fail exists (fault injection; present in 6.1 also
+  // without CONFIG_CPU_HOTPLUG_STATE_CONTROL): the
   // same for every CPU that has a hotplug/ directory.
   std::optional<bool> has_fail_file;
 };
@@ -226,6 +227,46 @@ std::vector<GuestVcpu> AgentGuestFiles::GetVcpus(const Deadline& deadline) {
   return agent_.GetVcpus(deadline);
 }
 
+namespace {
+
+// node_cpus and each CPU's node_links, when the guest has several nodes.
+void ReadNumaNodes(GuestFiles& files, GuestSnapshot& s, const Deadline& deadline) {
+  const std::string possible_path = std::string(kSysNode) + "/possible";
+  std::optional<std::string> possible_text = files.TryRead(possible_path, deadline);
+  if (!possible_text) return;
+  CpuSet nodes = CpuSet::Parse(*possible_text, possible_path);
+  if (nodes.Size() <= 1) return;
+  if (nodes.Size() > static_cast<size_t>(kMaxProbedNodes)) {
+    throw ProtocolError(possible_path + " lists " + std::to_string(nodes.Size()) +
+                        " nodes; the probe reads at most " + std::to_string(kMaxProbedNodes));
+  }
+  std::vector<std::string> paths;
+  for (int node : nodes) paths.push_back(std::string(kSysNode) + "/node" + std::to_string(node) + "/cpulist");
+  for (int id : s.probed) {
+    for (int node : nodes) {
+      paths.push_back(std::string(kSysCpu) + "/cpu" + std::to_string(id) + "/node" +
+                      std::to_string(node) + "/cpulist");
+    }
+  }
+  files.Prefetch(paths, deadline);
+  size_t i = 0;
+  for (int node : nodes) {
+    if (auto text = files.TryRead(paths[i], deadline)) s.node_cpus[node] = CpuSet::Parse(*text, paths[i]);
+    ++i;
+  }
+  for (int id : s.probed) {
+    for (int node : nodes) {
+      // Through the link: it exists exactly when the file behind it can be read.
+      bool linked = files.TryRead(paths[i], deadline).has_value();
+      auto it = s.cpus.find(id);
+      if (linked && it != s.cpus.end()) it->second.node_links.Insert(node);
+      ++i;
+    }
+  }
+}
+
+}  // namespace
+
 GuestSnapshot ReadGuestSnapshot(AgentLink& agent, const Deadline& deadline,
                                 const DeepProbe& probe) {
   AgentGuestFiles files(agent);
@@ -278,6 +319,7 @@ GuestSnapshot ReadGuestSnapshot(GuestFiles& files, const Deadline& deadline,
       }
     }
   }
+  ReadNumaNodes(files, s, deadline);
   auto cpuinfo = ParseCpuinfo(ReadRequired(files, "/proc/cpuinfo", deadline));
   s.cpuinfo_processors = static_cast<int>(cpuinfo.size());
   if (!cpuinfo.empty()) s.cpu_vendor = cpuinfo.front().vendor;
@@ -287,6 +329,12 @@ GuestSnapshot ReadGuestSnapshot(GuestFiles& files, const Deadline& deadline,
   }
   if (probe.Any()) s.deep = ReadDeepView(files, probe, deadline);
   return s;
+}
+
+static nlohmann::json NodeCpusJson(const std::map<int, CpuSet>& nodes) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [node, cpus] : nodes) out[std::to_string(node)] = cpus.ToString();
+  return out;
 }
 
 nlohmann::json ToJson(const GuestSnapshot& s) {
@@ -303,6 +351,7 @@ nlohmann::json ToJson(const GuestSnapshot& s) {
                         {"hotplug_state", opt(c.hotplug_state)},
                         {"hotplug_target", opt(c.hotplug_target)},
                         {"hotplug_fail", opt(c.hotplug_fail)}};
+    if (!c.node_links.Empty()) j["node_links"] = c.node_links.ToString();
     if (c.topology) {
       j["topology"] = {{"physical_package_id", c.topology->physical_package_id},
                        {"die_id", c.topology->die_id},
@@ -333,6 +382,7 @@ nlohmann::json ToJson(const GuestSnapshot& s) {
           {"cpuinfo_processors", s.cpuinfo_processors},
           {"agent_vcpus", vcpus}};
   if (s.deep) out["deep"] = ToJson(*s.deep);
+  if (!s.node_cpus.empty()) out["node_cpus"] = NodeCpusJson(s.node_cpus);
   return out;
 }
 

@@ -34,6 +34,9 @@
 namespace cpuhp {
 
 inline constexpr char kSysCpu[] = "/sys/devices/system/cpu";
+inline constexpr char kSysNode[] = "/sys/devices/system/node";
+// The most NUMA nodes the probe reads (QEMU's MAX_NODES is 128).
+inline constexpr int kMaxProbedNodes = 128;
 
 // cpuN/topology/*; present only while the CPU is online (the kernel removes
 // the topology directory when a CPU goes down).
@@ -61,6 +64,9 @@ struct GuestCpu {
   std::optional<int> hotplug_state;
   std::optional<int> hotplug_target;
   std::optional<int> hotplug_fail;
+  // The M of each cpuN/nodeM link (register_cpu_under_node: one, for a
+  // present CPU); read only when the guest has more than one node.
+  CpuSet node_links;
   bool operator==(const GuestCpu&) const = default;
 };
 
@@ -92,6 +98,11 @@ struct GuestSnapshot {
   std::vector<GuestVcpu> agent_vcpus;
   // Tasks, IRQs, cpusets, SMT control: only when a DeepProbe asked for them.
   std::optional<DeepView> deep;
+  // /sys/devices/system/node/nodeM/cpulist by M, for every possible node;
+  // empty when the guest has one node (or no NUMA): nothing to tell apart.
+  // x86 lists only online CPUs there (numa_add_cpu()/numa_remove_cpu() on
+  // online and offline), while the cpuN/nodeM links stay for present CPUs.
+  std::map<int, CpuSet> node_cpus;
 
   // The number of the state called `name` ("online", "offline"), if registered.
   std::optional<int> StateNumber(std::string_view name) const;

@@ -133,11 +133,16 @@ class DryRunner {
         }
         return;
       }
+      case StepKind::kReboot:
+        // The guest's processes end with it; QEMU keeps the plugged CPUs.
+        if (!expected) load_running_ = false;
+        return;
       case StepKind::kCheck:
       case StepKind::kSleep:
       case StepKind::kWaitForConsole:
       case StepKind::kCgroup:
       case StepKind::kSmt:
+      case StepKind::kFailAt:
         return;
     }
   }

@@ -117,11 +117,39 @@ std::string DefaultCpuModel(const SmpTopology& smp) {
 
 namespace {
 
+// numa: {nodes: N, cpus: [{node: 0, socket: 0}, ...]} (docs/scenarios.md).
+void ReadNuma(const YamlValue& v, MachineConfig& c) {
+  YamlMap m = v.AsMap({"nodes", "cpus"});
+  YamlValue nodes = m.Require("nodes");
+  c.numa_nodes = nodes.AsInt(1, kMaxNumaNodes);
+  std::vector<NumaCpu> cpus;
+  if (auto list = m.Get("cpus")) {
+    for (const auto& item : list->Items()) {
+      YamlMap e = item.AsMap({"node", "socket", "die", "core", "thread"});
+      NumaCpu cpu;
+      cpu.node = e.Require("node").AsInt(0, c.numa_nodes - 1);
+      for (auto [key, member] : {std::pair{"socket", &CpuProps::socket_id},
+                                 {"die", &CpuProps::die_id},
+                                 {"core", &CpuProps::core_id},
+                                 {"thread", &CpuProps::thread_id}}) {
+        if (auto x = e.Get(key)) cpu.props.*member = x->AsInt(0, 1023);
+      }
+      if (cpu.props == CpuProps{}) {
+        item.Fail("a NUMA cpu entry needs socket, die, core or thread: the slots it puts in node " +
+                  std::to_string(cpu.node));
+      }
+      cpus.push_back(cpu);
+    }
+  }
+  std::string problem = NumaArgs(c.numa_nodes, cpus, c.spec.memory_mib, &c.spec.extra_args);
+  if (!problem.empty()) v.Fail(problem);
+}
+
 void Read(const YamlValue& value, const fs::path& file, MachineConfig& c) {
   const YamlValue* v = &value;
   YamlMap m = v->AsMap({"backend", "type", "accel", "cpu", "smp", "memory", "kit", "disk", "kernel",
                         "initrd", "append", "qemu", "extra_args", "boot_timeout", "masquerade", "hotplug_cpus",
-                        "boot"});
+                        "boot", "numa"});
   if (auto b = m.Get("backend")) {
     if (b->IsScalar() && b->Scalar() == "libvirt") {
       b->Fail("backend 'libvirt' is not implemented in this build (only 'qemu' is)");
@@ -179,6 +207,7 @@ void Read(const YamlValue& value, const fs::path& file, MachineConfig& c) {
   if (auto e = m.Get("extra_args")) {
     for (const auto& a : e->Items()) c.spec.extra_args.push_back(a.AsString());
   }
+  if (auto n = m.Get("numa")) ReadNuma(*n, c);
   if (auto b = m.Get("boot_timeout")) c.boot_timeout = b->AsDuration();
   if (auto q = m.Get("masquerade")) c.masquerade = q->AsEnum({"none", "vmware"});
   if (auto b = m.Get("boot")) {

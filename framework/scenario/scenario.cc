@@ -37,6 +37,10 @@ const std::vector<StepKindInfo>& StepKinds() {
       {StepKind::kWaitForConsole, "wait_for_console", minutes(1), {}, false, true, true},
       {StepKind::kCgroup, "cgroup", 2 * kAgentTimeout, {"name", "cpus"}, true, true},
       {StepKind::kSmt, "smt", 2 * kAgentTimeout, {}, true, true},
+      // A reboot waits for a whole boot, as the boot step does; it restarts
+      // the guest's firmware and kernel, which a restored snapshot skipped.
+      {StepKind::kReboot, "reboot", kBootTimeout, {"via"}, true, true, true},
+      {StepKind::kFailAt, "fail_at", 4 * kAgentTimeout, {"cpu", "state", "action"}, true, true},
   };
   return kinds;
 }

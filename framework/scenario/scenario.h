@@ -25,6 +25,7 @@
 #include "vm/cpu_props.h"
 #include "vm/machine_spec.h"
 #include "vm/migration.h"
+#include "vm/vm.h"
 
 namespace cpuhp {
 
@@ -131,6 +132,22 @@ struct WaitForConsoleStep {
   LinePattern pattern;
 };
 
+// reboot: the guest restarts in the same QEMU (vm/vm.h, Vm::Reboot), then
+// the step checks the reboot invariants (check/lifecycle.h).
+struct RebootStep {
+  RebootVia via = RebootVia::kGuest;
+};
+
+// fail_at: tells the kernel to fail the next online or offline of `cpu` at
+// hotplug state `state` (cpuN/hotplug/fail, CONFIG_CPU_HOTPLUG_STATE_CONTROL),
+// does it, and checks the rollback (check/lifecycle.h). Skipped, with the
+// reason in its record, where the guest has no cpuN/hotplug/fail.
+struct FailAtStep {
+  int cpu = 0;
+  std::string state;            // a name from hotplug/states, or its number
+  std::optional<bool> online;   // the transition; default: the CPU's opposite
+};
+
 enum class StepKind {
   kHotplug,
   kUnplug,
@@ -146,9 +163,11 @@ enum class StepKind {
   kWaitForConsole,
   kCgroup,
   kSmt,
+  kReboot,
+  kFailAt,
 };
 // The last enumerator, so that tests can walk every kind.
-inline constexpr StepKind kLastStepKind = StepKind::kSmt;
+inline constexpr StepKind kLastStepKind = StepKind::kFailAt;
 // One row per step kind, the one place its word, default deadline, keys and
 // the wrappers it may stand in are kept (as kInvariants[] is for invariants).
 // A new kind is an enum value, a row, and its cases in the parser's and the
@@ -190,7 +209,7 @@ struct Step {
   std::map<std::string, SourceLocation> field_where;
   std::variant<HotplugStep, UnplugStep, SetOnlineStep, CheckStep, ExpectErrorStep,
                ExpectFailureStep, MigrateStep, GuestLoadStep, RepeatStep, SleepStep,
-               WaitForConsoleStep, CgroupStep, SmtStep>
+               WaitForConsoleStep, CgroupStep, SmtStep, RebootStep, FailAtStep>
       params;
 };
 
@@ -232,7 +251,12 @@ struct MachineConfig {
   std::optional<int> hotplug_cpus;
   // machine.boot: nullopt leaves it to --boot, $CPUHP_BOOT or the default.
   std::optional<BootMode> boot;
+  // machine.numa's node count (0: no -numa); its -object/-numa arguments are
+  // in spec.extra_args.
+  int numa_nodes = 0;
 };
+// The most nodes machine.numa takes (QEMU's MAX_NODES).
+inline constexpr int kMaxNumaNodes = 128;
 
 // The longest directory name a run gets, and so the longest scenario name or
 // run label the loader accepts: Linux's NAME_MAX.

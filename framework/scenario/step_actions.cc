@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "check/checker.h"
+#include "check/lifecycle.h"
 #include "report/artifacts.h"
 #include "scenario/topology.h"
 #include "util/log.h"
@@ -195,22 +196,9 @@ json SetOnline(StepContext& ctx, const SetOnlineStep& s, const Deadline& deadlin
   return detail;
 }
 
-json Check(StepContext& ctx, const CheckStep& c, const std::string& path,
-           const Deadline& deadline) {
-  json detail = json::object();
-  KeepDetailOnThrow keep(ctx, detail);
-  Vm& vm = *ctx.vm;
-  CheckOptions options;
-  options.only = c.only;
-  options.baseline_states = ctx.baseline_states;
-  options.smp = vm.spec().smp;
-  for (const auto& word : c.deep) options.deep.Enable(word);
-  options.deep = EffectiveProbe(options);
-  if (options.deep.watch_tasks && ctx.load) options.deep.tasks = ctx.load->pids();
-  options.deep.cgroups = ctx.cgroups;
-  options.previous_irqs = ctx.irq_counts;
-  CheckResult r = c.settle ? CheckUntilConsistent(vm, options, deadline) : CheckMachine(vm, options);
-  if (r.irq_counts) ctx.irq_counts = r.irq_counts;
+// Writes checks/NN-step<path>.json, names it in `detail`, and throws
+// StepFailed (kCheck, naming the failed invariants) when `r` failed.
+void RecordCheck(StepContext& ctx, const CheckResult& r, const std::string& path, json& detail) {
   ++ctx.checks;
   char name[32];
   std::snprintf(name, sizeof name, "%02d-step", ctx.checks);
@@ -230,6 +218,25 @@ json Check(StepContext& ctx, const CheckStep& c, const std::string& path,
     for (const auto& f : r.Failures()) names.push_back(f.name);
     throw StepFailed(FailureKind::kCheck, r.Summary(), names);
   }
+}
+
+json Check(StepContext& ctx, const CheckStep& c, const std::string& path,
+           const Deadline& deadline) {
+  json detail = json::object();
+  KeepDetailOnThrow keep(ctx, detail);
+  Vm& vm = *ctx.vm;
+  CheckOptions options;
+  options.only = c.only;
+  options.baseline_states = ctx.baseline_states;
+  options.smp = vm.spec().smp;
+  for (const auto& word : c.deep) options.deep.Enable(word);
+  options.deep = EffectiveProbe(options);
+  if (options.deep.watch_tasks && ctx.load) options.deep.tasks = ctx.load->pids();
+  options.deep.cgroups = ctx.cgroups;
+  options.previous_irqs = ctx.irq_counts;
+  CheckResult r = c.settle ? CheckUntilConsistent(vm, options, deadline) : CheckMachine(vm, options);
+  if (r.irq_counts) ctx.irq_counts = r.irq_counts;
+  RecordCheck(ctx, r, path, detail);
   if (c.expect_online) {
     std::string path = std::string(kSysCpu) + "/online";
     CpuSet online = CpuSet::Parse(vm.Agent().TryReadFile(path, deadline).value_or(""), path);
@@ -467,6 +474,85 @@ json WaitForConsole(StepContext& ctx, const WaitForConsoleStep& w, const Deadlin
   throw TimeoutError(why);
 }
 
+json Reboot(StepContext& ctx, const RebootStep& r, const std::string& path,
+            const Deadline& deadline) {
+  json detail = {{"via", r.via == RebootVia::kGuest ? "guest" : "system_reset"}};
+  KeepDetailOnThrow keep(ctx, detail);
+  Vm& vm = *ctx.vm;
+  HostView before = ReadHostView(vm.Qmp());
+  if (ctx.load) {
+    // Its processes end with the guest; nothing is left to stop.
+    detail["load_ended"] = ctx.load->pids();
+    ctx.load.reset();
+  }
+  Clock::duration took = vm.Reboot(r.via, deadline);
+  detail["reboot_s"] = ToSeconds(took);
+  // The guest reports its CPUs once its boot is done: the agent answers
+  // after smp_init() brought up every CPU it was going to.
+  HostView after = ReadHostView(vm.Qmp());
+  GuestSnapshot guest = ReadGuestSnapshot(vm.Agent(), deadline);
+  RecordCheck(ctx, CheckReboot(before, after, guest), path, detail);
+  return detail;
+}
+
+json FailAt(StepContext& ctx, const FailAtStep& f, const std::string& path,
+            const Deadline& deadline) {
+  json detail = {{"cpu", f.cpu}, {"state", f.state}};
+  KeepDetailOnThrow keep(ctx, detail);
+  AgentLink& agent = ctx.vm->Agent();
+  GuestSnapshot before = ReadGuestSnapshot(agent, deadline);
+  const GuestCpu* cpu = before.Cpu(f.cpu);
+  if (!cpu) {
+    throw StepFailed(FailureKind::kExpectation, "cpu" + std::to_string(f.cpu) + " is not present in the guest");
+  }
+  if (!cpu->hotplug_fail) {
+    // Linux (6.1 at least) has `fail` wherever it has hotplug/state, also
+    // without CONFIG_CPU_HOTPLUG_STATE_CONTROL (that only makes `target`
+    // writable); 6.1 gives hotplug/ only to CPUs registered at boot.
+    std::string why = "skipped: the guest has no cpu" + std::to_string(f.cpu) +
+                      "/hotplug/fail (" +
+                      (cpu->hotplug_state ? "a kernel without hotplug fault injection"
+                                          : "no cpuN/hotplug/ at all: a CPU hot-added after boot "
+                                            "(Linux registers it only for boot CPUs)") +
+                      ")";
+    LOG(kWarning, "scenario") << ctx.label << ": fail_at " << why;
+    detail["skipped"] = why;
+    return detail;
+  }
+  if (!cpu->online) {
+    throw StepFailed(FailureKind::kExpectation, "cpu" + std::to_string(f.cpu) +
+                                                    " has no online file: it cannot go offline or online");
+  }
+  std::optional<int> state = ResolveHotplugState(before.states, f.state);
+  if (!state) {
+    throw StepFailed(FailureKind::kExpectation,
+                     "hotplug/states has no state '" + f.state + "' (" +
+                         std::to_string(before.states.size()) + " states listed)");
+  }
+  const bool online = f.online.value_or(!*cpu->online);
+  const std::string dir = std::string(kSysCpu) + "/cpu" + std::to_string(f.cpu);
+  detail["state_number"] = *state;
+  detail["action"] = online ? "online" : "offline";
+  // The kernel refuses states whose callbacks cannot fail (STARTING/DYING)
+  // or that have none: an AgentError here, which expect_error can name.
+  agent.WriteFile(dir + "/hotplug/fail", std::to_string(*state), deadline);
+  try {
+    agent.WriteFile(dir + "/online", online ? "1" : "0", deadline);
+    detail["transition"] = "succeeded";
+  } catch (const AgentError& e) {
+    detail["transition"] = std::string("failed: ") + e.desc();
+  }
+  GuestSnapshot after = ReadGuestSnapshot(agent, deadline);
+  if (detail["transition"] == "succeeded") {
+    throw StepFailed(FailureKind::kExpectation,
+                     std::string(online ? "online" : "offline") + " of cpu" + std::to_string(f.cpu) +
+                         " succeeded although hotplug/fail was set to " + std::to_string(*state) +
+                         " (" + f.state + ")");
+  }
+  RecordCheck(ctx, CheckRollback(before, after, f.cpu), path, detail);
+  return detail;
+}
+
 }  // namespace
 
 Classified Classify(const std::exception& e) {
@@ -510,6 +596,10 @@ json ExecuteStep(StepContext& ctx, const Step& step, const std::string& path,
       return Cgroup(ctx, std::get<CgroupStep>(step.params), deadline);
     case StepKind::kSmt:
       return Smt(ctx, std::get<SmtStep>(step.params), deadline);
+    case StepKind::kReboot:
+      return Reboot(ctx, std::get<RebootStep>(step.params), path, deadline);
+    case StepKind::kFailAt:
+      return FailAt(ctx, std::get<FailAtStep>(step.params), path, deadline);
   }
   throw Error("step " + path + ": unknown step kind");
 }

@@ -207,6 +207,12 @@ class StepParser {
       case StepKind::kSmt:
         step.params = Smt(anchor, params, step);
         break;
+      case StepKind::kReboot:
+        step.params = Reboot(params, step);
+        break;
+      case StepKind::kFailAt:
+        step.params = FailAt(anchor, params, step);
+        break;
     }
     if (step.timeout == Clock::duration::zero()) step.timeout = DefaultTimeout(step);
     return step;
@@ -694,6 +700,44 @@ class StepParser {
     if (!pattern) v->Fail(why);
     if (step.name.empty()) step.name = "wait_for_console " + QuotedForMessage(pattern->text());
     return {*pattern};
+  }
+
+  RebootStep Reboot(const std::optional<YamlValue>& v, Step& step) {
+    RebootStep r;
+    if (v && !v->IsNull()) {
+      YamlMap m = v->AsMap(StepKindInfoOf(StepKind::kReboot).keys);
+      if (auto via = m.Get("via")) {
+        r.via = via->AsEnum({"guest", "system_reset"}) == "guest" ? RebootVia::kGuest
+                                                                   : RebootVia::kSystemReset;
+      }
+    }
+    if (step.name.empty()) {
+      step.name = r.via == RebootVia::kGuest ? "reboot (guest)" : "reboot (system_reset)";
+    }
+    return r;
+  }
+
+  FailAtStep FailAt(const YamlValue& anchor, const std::optional<YamlValue>& v, Step& step) {
+    if (!v || !v->IsMap()) {
+      anchor.Fail("fail_at needs a map: {cpu: N, state: NAME} (a state from hotplug/states)");
+    }
+    YamlMap m = v->AsMap(StepKindInfoOf(StepKind::kFailAt).keys);
+    FailAtStep f;
+    YamlValue cpu = m.Require("cpu");
+    f.cpu = cpu.AsInt(0, 8191);  // as online/offline's cpus
+    step.field_where["cpu"] = cpu.where();
+    YamlValue state = m.Require("state");
+    f.state = state.AsString();
+    if (f.state.empty() || HasControlCharacter(f.state)) {
+      state.Fail("state must name an entry of hotplug/states (\"sched:active\") or give its number");
+    }
+    step.field_where["state"] = state.where();
+    if (auto a = m.Get("action")) f.online = a->AsEnum({"online", "offline"}) == "online";
+    if (step.name.empty()) {
+      step.name = "fail_at cpu" + std::to_string(f.cpu) + " " + f.state +
+                  (f.online ? (*f.online ? " online" : " offline") : "");
+    }
+    return f;
   }
 };
 

@@ -209,11 +209,63 @@ void Machine::Launch(const Deadline& boot_deadline) {
 }
 
 void Machine::WaitForAgent(const Deadline& deadline) {
+  SyncAgentWhileBooting(deadline);
+  boot_time_ = Clock::now() - started_;
+  LOG(kInfo, "vm") << name() << ": guest agent answered after " << FormatDuration(boot_time_);
+}
+
+Clock::duration Machine::Reboot(RebootVia via, const Deadline& deadline) {
+  // BuildCommandLine's -no-reboot makes every reset (system_reset included)
+  // end QEMU, so that a panicking guest stops; for this reset only QEMU
+  // must reset instead (set-action, QEMU 6.0+), and -no-reboot's action
+  // comes back afterwards whatever happened.
+  Qmp().Execute("set-action", {{"reboot", "reset"}}, deadline);
+  struct RestoreRebootAction {
+    Machine& m;
+    ~RestoreRebootAction() {
+      try {
+        if (m.qmp_ && m.Running()) {
+          m.qmp_->Execute("set-action", {{"reboot", "shutdown"}}, Deadline::After(kQmpTimeout));
+        }
+      } catch (const Error& e) {
+        LOG(kWarning, "vm") << m.name() << ": could not restore -no-reboot's action: " << e.what();
+      }
+    }
+  } restore{*this};
+  transcript_->Record("vm", Transcript::Direction::kNote,
+                      via == RebootVia::kGuest ? "reboot: the guest reboots itself"
+                                               : "reboot: system_reset");
+  // A reboot through SeaBIOS resets the machine several times within a
+  // fraction of a second (seen: four RESET events): leftovers of an earlier
+  // reboot must not be taken for this one's.
+  Qmp().PollEvents();
+  while (Qmp().TryWaitForEvent("RESET", nullptr, Deadline::AfterUnscaled(Clock::duration::zero()))) {
+  }
+  const Clock::time_point start = Clock::now();
+  if (via == RebootVia::kSystemReset) {
+    Qmp().Execute("system_reset", nullptr, deadline);
+  } else {
+    // -f: reboot(2) at once. /init is PID 1 and no init system, so a plain
+    // reboot would signal a shell that does not handle it.
+    try {
+      Agent().Execute("guest-exec", {{"path", "/sbin/reboot"}, {"arg", {"-f"}}},
+                      Deadline::After(kAgentTimeout).Min(deadline));
+    } catch (const TimeoutError&) {
+      // The guest may reset before the agent's reply leaves it: the RESET
+      // event below is what counts.
+    }
+  }
+  Qmp().WaitForEvent("RESET", nullptr, deadline);
+  SyncAgentWhileBooting(deadline);
+  const Clock::duration took = Clock::now() - start;
+  LOG(kInfo, "vm") << name() << ": rebooted; guest agent answered after " << FormatDuration(took);
+  return took;
+}
+
+void Machine::SyncAgentWhileBooting(const Deadline& deadline) {
   for (;;) {
     try {
       Agent().Sync(Deadline::After(kAgentSyncTimeout).Min(deadline));
-      boot_time_ = Clock::now() - started_;
-      LOG(kInfo, "vm") << name() << ": guest agent answered after " << FormatDuration(boot_time_);
       return;
     } catch (const TimeoutError&) {
       if (!process_->Running()) {

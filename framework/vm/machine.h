@@ -59,6 +59,8 @@ class Machine final : public Vm {
   std::unique_ptr<Vm> MigrateTo(const std::filesystem::path& destination_artifacts,
                                 const MigrationOptions& options, MigrationResult* result) override;
 
+  Clock::duration Reboot(RebootVia via, const Deadline& deadline) override;
+
   // Asks QEMU to quit; after `timeout` sends SIGTERM, then SIGKILL. Removes
   // the sockets. Never throws; safe to call twice.
   // `timeout` is scaled by CPUHP_TIMEOUT_SCALE, like every default.
@@ -101,6 +103,9 @@ class Machine final : public Vm {
   // Kills QEMU and throws a LaunchError with its details and the context.
   [[noreturn]] void FailLaunch(const std::string& why);
   std::string QemuLogTail() const;
+  // Syncs with the guest agent, retrying until the deadline; fails (and
+  // kills QEMU) when QEMU exits or the guest reports an error first.
+  void SyncAgentWhileBooting(const Deadline& deadline);
   // Once QEMU is gone: lets the pump write the rest of the console, so that
   // what is read from serial.log ends where the guest's output ended.
   void SettleSerialLog() const;

@@ -93,6 +93,36 @@ bool ApplyMasquerade(std::string_view masquerade, MachineSpec& spec) {
   return true;
 }
 
+std::string NumaArgs(int nodes, const std::vector<NumaCpu>& cpus, int memory_mib,
+                     std::vector<std::string>* args) {
+  if (nodes < 1) return "a NUMA layout needs at least one node";
+  if (memory_mib / nodes < 1) {
+    return std::to_string(memory_mib) + " MiB cannot be split over " + std::to_string(nodes) +
+           " nodes";
+  }
+  for (const auto& c : cpus) {
+    if (c.node < 0 || c.node >= nodes) {
+      return "node " + std::to_string(c.node) + " is not one of the " + std::to_string(nodes) +
+             " nodes (0-" + std::to_string(nodes - 1) + ")";
+    }
+  }
+  // QEMU wants the nodes' memory to add up to -m exactly.
+  for (int n = 0; n < nodes; ++n) {
+    int mib = memory_mib / nodes + (n == 0 ? memory_mib % nodes : 0);
+    std::string id = "numa-mem" + std::to_string(n);
+    args->insert(args->end(),
+                 {"-object", "memory-backend-ram,id=" + id + ",size=" + std::to_string(mib) + "M",
+                  "-numa", "node,nodeid=" + std::to_string(n) + ",memdev=" + id});
+  }
+  for (const auto& c : cpus) {
+    std::string arg = "cpu,node-id=" + std::to_string(c.node);
+    std::string props = c.props.ToDeviceArgs();
+    if (!props.empty()) arg += "," + props;
+    args->insert(args->end(), {"-numa", arg});
+  }
+  return "";
+}
+
 std::vector<std::string> BuildCommandLine(const MachineSpec& spec, Accel accel,
                                           const MachinePaths& paths, SocketMode mode) {
   const std::string server = mode == SocketMode::kQemuListens ? ",server=on,wait=off" : "";

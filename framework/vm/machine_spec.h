@@ -97,6 +97,19 @@ std::vector<std::string> BuildCommandLine(const MachineSpec& spec, Accel accel,
 bool ApplyMasquerade(std::string_view masquerade, MachineSpec& spec);
 inline constexpr const char* kMasquerades[] = {"none", "vmware"};
 
+// A guest NUMA layout: `nodes` nodes sharing the memory evenly (the first
+// takes the remainder), and which node each slot pattern goes to.
+struct NumaCpu {
+  int node = 0;
+  CpuProps props;  // socket/die/core/thread: the slots that match
+};
+// The -object/-numa arguments for it (memory-backend-ram per node, -numa node,
+// -numa cpu): extra_args, so that migration destinations, spec.json and repro
+// scripts carry them as they are. An error message when the layout cannot
+// work (no nodes, a node out of range, less than 1 MiB a node), else "".
+std::string NumaArgs(int nodes, const std::vector<NumaCpu>& cpus, int memory_mib,
+                     std::vector<std::string>* args);
+
 std::string ShellQuote(const std::vector<std::string>& argv);
 std::string ShellQuote(const std::string& word);
 

@@ -41,6 +41,12 @@ namespace cpuhp {
 struct MigrationOptions;
 struct MigrationResult;
 
+// How Vm::Reboot restarts the guest.
+enum class RebootVia {
+  kGuest,        // the guest reboots itself: reboot(2), through the agent
+  kSystemReset,  // QMP system_reset: a hard reset from the host
+};
+
 class Vm {
  public:
   virtual ~Vm() = default;
@@ -68,6 +74,13 @@ class Vm {
   virtual std::unique_ptr<Vm> MigrateTo(const std::filesystem::path& destination_artifacts,
                                         const MigrationOptions& options,
                                         MigrationResult* result) = 0;
+
+  // Restarts the guest in the same QEMU (its plugged CPUs stay, as on real
+  // hardware) and waits until the guest agent answers again; returns the
+  // time from the request to that answer. The guest's processes are gone
+  // afterwards. Throws TimeoutError, LaunchError (QEMU exited instead of
+  // resetting), QmpError/AgentError (the request was refused).
+  virtual Clock::duration Reboot(RebootVia via, const Deadline& deadline) = 0;
 
   virtual const MachineSpec& spec() const = 0;
   const std::string& name() const { return spec().name; }

@@ -119,6 +119,29 @@ void AddDeepView(GuestSnapshot& g, CheckOptions& o) {
   o.previous_irqs = IrqCountsBaseline{.online = CpuSet::Range(0, 3), .counts = {{24, {5, 0, 0, 0, 0, 0, 0, 0}}}};
 }
 
+// A consistent NUMA layout of the capture: QEMU's node-id is the socket, and
+// the guest agrees (node0: cpus 0-2, node1: cpu3).
+void NumaBySocket(HostView& h, GuestSnapshot& g) {
+  for (auto& s : h.slots) s.props.node_id = s.props.socket_id;
+  for (auto& c : h.cpus) c.props.node_id = c.props.socket_id;
+  g.node_cpus = {{0, {0, 1, 2}}, {1, {3}}};
+  for (int cpu : {0, 1, 2}) g.cpus.at(cpu).node_links = {0};
+  g.cpus.at(3).node_links = {1};
+}
+
+TEST(CheckInvariantsTest, NumaLayoutTheGuestAgreesWithPasses) {
+  CapturedGuest g = LoadCapturedGuest("intel-2s2c2t-onlined");
+  EXPECT_THAT(RunChecks(g.host, g.guest, {.only = {"numa-node"}}).Find("numa-node")->note,
+              HasSubstr("no -numa"));
+  NumaBySocket(g.host, g.guest);
+  CheckResult r = RunChecks(g.host, g.guest, {.smp = k2s2c2t});
+  EXPECT_TRUE(r.Passed()) << r.Summary();
+  // An offline CPU leaves nodeM/cpulist on x86 but keeps its link.
+  g.guest.node_cpus[0] = {0, 2};
+  g.guest.online.Erase(1);
+  EXPECT_TRUE(RunChecks(g.host, g.guest, {.only = {"numa-node"}}).Passed());
+}
+
 std::vector<Breakage> Breakages() {
   return {
       {"masks-ordered",
@@ -377,6 +400,32 @@ std::vector<Breakage> Breakages() {
        },
        {"smt/active reads 0, expected 1 (a core has two online threads)"},
        {"smt-control-honoured"}},
+      {"numa-node",
+       "a CPU listed in another node than QEMU's",
+       [](HostView& h, GuestSnapshot& g, CheckOptions&) {
+         NumaBySocket(h, g);
+         g.node_cpus[0] = {0, 1};
+         g.node_cpus[1] = {2, 3};
+       },
+       {"cpu2 listed in node1/cpulist 2-3, expected node0, QEMU's node-id for socket-id=0",
+        "cpu2 not listed in node0/cpulist 0-1"},
+       {"numa-node"}},
+      {"numa-node",
+       "a CPU linked under another node",
+       [](HostView& h, GuestSnapshot& g, CheckOptions&) {
+         NumaBySocket(h, g);
+         g.cpus.at(3).node_links = {0};
+       },
+       {"cpu3 linked under node 0, expected node1"},
+       {"numa-node"}},
+      {"numa-node",
+       "a guest with one node where QEMU has two",
+       [](HostView& h, GuestSnapshot& g, CheckOptions&) {
+         NumaBySocket(h, g);
+         g.node_cpus.clear();
+       },
+       {"cpu3 the guest has a single NUMA node, expected node1"},
+       {"numa-node"}},
   };
 }
 

@@ -3,6 +3,7 @@
 // which: "# expect: LINE:COL: MESSAGE", a trailing "..." meaning "starts with").
 #include "scenario/scenario_loader.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <set>
@@ -629,7 +630,7 @@ TEST_F(ScenarioFileTest, EveryKindsMapTakesTheKeysOfItsRow) {
               std::string::npos)
         << info.word << ": " << error;
   }
-  EXPECT_EQ(kinds_with_maps, 11);
+  EXPECT_EQ(kinds_with_maps, 13);
 }
 
 // The wrappers' refusals come from the rows' sends_command and can_fail.
@@ -642,6 +643,73 @@ TEST_F(ScenarioFileTest, WrappersRefuseWhatTheirRowsSay) {
   for (const StepKindInfo& info : StepKinds()) {
     if (info.sends_command) EXPECT_TRUE(info.can_fail) << info.word;
   }
+}
+
+
+// Issue 13: reboot, fail_at and machine.numa.
+TEST_F(ScenarioFileTest, RebootAndFailAtParse) {
+  auto runs = Load(R"(
+name: lifecycle
+steps:
+  - reboot
+  - reboot: {via: system_reset}
+  - fail_at: {cpu: 1, state: "sched:active", action: offline}
+  - fail_at: {cpu: 2, state: 219}
+)");
+  ASSERT_EQ(runs.size(), 1u);
+  const auto& steps = runs[0].steps;
+  ASSERT_EQ(steps.size(), 4u);
+  EXPECT_EQ(std::get<RebootStep>(steps[0].params).via, RebootVia::kGuest);
+  EXPECT_EQ(steps[0].name, "reboot (guest)");
+  EXPECT_EQ(std::get<RebootStep>(steps[1].params).via, RebootVia::kSystemReset);
+  EXPECT_EQ(steps[1].timeout, kBootTimeout);
+  const auto& f = std::get<FailAtStep>(steps[2].params);
+  EXPECT_EQ(f.cpu, 1);
+  EXPECT_EQ(f.state, "sched:active");
+  EXPECT_EQ(f.online, false);
+  EXPECT_EQ(steps[2].name, "fail_at cpu1 sched:active offline");
+  EXPECT_EQ(std::get<FailAtStep>(steps[3].params).state, "219");
+  EXPECT_EQ(std::get<FailAtStep>(steps[3].params).online, std::nullopt);
+  // Only reboot needs a cold boot's machinery during the run.
+  EXPECT_TRUE(StepKindInfoOf(StepKind::kReboot).needs_cold_boot);
+  EXPECT_FALSE(StepKindInfoOf(StepKind::kFailAt).needs_cold_boot);
+}
+
+TEST_F(ScenarioFileTest, RebootAndFailAtRefuseBadParameters) {
+  EXPECT_THAT(ErrorOf("steps:\n  - reboot: {via: power}\n"), ::testing::HasSubstr("power"));
+  EXPECT_THAT(ErrorOf("steps:\n  - fail_at: {state: online}\n"), ::testing::HasSubstr("cpu"));
+  EXPECT_THAT(ErrorOf("steps:\n  - fail_at: {cpu: 1}\n"), ::testing::HasSubstr("state"));
+  EXPECT_THAT(ErrorOf("steps:\n  - fail_at: 3\n"), ::testing::HasSubstr("fail_at needs a map"));
+}
+
+TEST_F(ScenarioFileTest, NumaLayoutBecomesQemuArguments) {
+  auto runs = Load(R"(
+name: numa
+machine:
+  smp: {cpus: 1, maxcpus: 10, sockets: 2, cores: 5, threads: 1}
+  memory: 513
+  numa:
+    nodes: 2
+    cpus:
+      - {node: 0, socket: 0}
+      - {node: 1, socket: 1}
+steps: [check]
+)");
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].machine.numa_nodes, 2);
+  EXPECT_THAT(runs[0].machine.spec.extra_args,
+              ::testing::ElementsAre("-object", "memory-backend-ram,id=numa-mem0,size=257M", "-numa",
+                                     "node,nodeid=0,memdev=numa-mem0", "-object",
+                                     "memory-backend-ram,id=numa-mem1,size=256M", "-numa",
+                                     "node,nodeid=1,memdev=numa-mem1", "-numa",
+                                     "cpu,node-id=0,socket-id=0", "-numa",
+                                     "cpu,node-id=1,socket-id=1"));
+  EXPECT_THAT(ErrorOf("machine:\n  numa: {nodes: 2, cpus: [{node: 2, socket: 0}]}\nsteps: [check]\n"),
+              ::testing::HasSubstr("between 0 and 1"));
+  EXPECT_THAT(ErrorOf("machine:\n  numa: {nodes: 2, cpus: [{node: 1}]}\nsteps: [check]\n"),
+              ::testing::HasSubstr("needs socket, die, core or thread"));
+  EXPECT_THAT(ErrorOf("machine:\n  numa: {cpus: []}\nsteps: [check]\n"),
+              ::testing::HasSubstr("nodes"));
 }
 
 }  // namespace

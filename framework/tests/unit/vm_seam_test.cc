@@ -122,6 +122,9 @@ class RecordedVm : public Vm {
                                 MigrationResult*) override {
     throw Error("a recording cannot migrate");
   }
+  Clock::duration Reboot(RebootVia, const Deadline&) override {
+    throw Error("a recording cannot reboot");
+  }
   const MachineSpec& spec() const override { return spec_; }
   Accel accel() const override { return Accel::kTcg; }
   const std::string& accel_reason() const override { return reason_; }
