@@ -2,6 +2,8 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "util/deadline.h"
@@ -15,5 +17,14 @@ inline double Median(std::vector<double> v) {
 }
 
 inline double Ms(Clock::duration d) { return ToSeconds(d) * 1000; }
+
+// --runs N from the command line, else `fallback`.
+inline int RunsFlag(int argc, char** argv, int fallback = 10) {
+  int runs = fallback;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) runs = std::atoi(argv[++i]);
+  }
+  return runs;
+}
 
 }  // namespace cpuhp

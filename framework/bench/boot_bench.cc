@@ -43,10 +43,7 @@ Boot BootOnce(const MachineSpec& spec, const std::filesystem::path& dir, BootMod
 
 int main(int argc, char** argv) {
   using namespace cpuhp;
-  int runs = 10;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) runs = std::atoi(argv[++i]);
-  }
+  const int runs = RunsFlag(argc, argv);
   SetLogLevel(LogLevel::kWarning);
   try {
     TempDir dir(std::filesystem::temp_directory_path(), "cpuhp-bench-");

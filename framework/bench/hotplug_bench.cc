@@ -69,10 +69,7 @@ Sample RunOnce(const GuestKit& kit, const std::filesystem::path& dir, int i) {
 
 int main(int argc, char** argv) {
   using namespace cpuhp;
-  int runs = 10;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) runs = std::atoi(argv[++i]);
-  }
+  const int runs = RunsFlag(argc, argv);
   SetLogLevel(LogLevel::kWarning);
   try {
     GuestKit kit = GuestKit::Load(GuestKit::DefaultDir());

@@ -15,6 +15,7 @@
 #include "util/error.h"
 #include "util/log.h"
 #include "util/transcript.h"
+#include "vm/boot_template.h"
 
 namespace cpuhp {
 namespace {
@@ -358,6 +359,14 @@ class ScriptWriter {
 
   // False when the replay has to stop (a migration).
   bool Add(const TranscriptEntry& e) {
+    // A boot template's save or restore (vm/boot_template.h): the script
+    // boots cold, its guest never stopped, nothing of that is replayed.
+    if (e.channel == "vm" && e.arrow == "--") {
+      if (e.text.starts_with(kTemplateNoteBegin)) in_template_ = true;
+      if (e.text.starts_with(kTemplateNoteEnd)) in_template_ = false;
+      return true;
+    }
+    if (in_template_) return true;
     if (e.channel == "scenario" && e.arrow == "--") {
       out_ << "\necho " << EchoText("### " + e.text) << "\n";
       return true;
@@ -374,6 +383,7 @@ class ScriptWriter {
   const std::map<std::string, int>& dropped() const { return dropped_; }
 
  private:
+  bool in_template_ = false;
   void Drop(const std::string& command) {
     ++dropped_[command.empty() ? "(not a command)" : command];
   }

@@ -120,13 +120,14 @@ void WriteHeader(int fd, const TemplateHeader& header) {
 // Hash of everything after the header; *bytes gets its length.
 uint64_t HashData(int fd, uint64_t* bytes) {
   std::string buf(kHashChunkBytes, '\0');
-  uint64_t h = 0;
+  uint64_t h = kHashStart;
   uint64_t total = 0;
   for (off_t at = kTemplateHeaderBytes;;) {
     ssize_t n = ::pread(fd, buf.data(), buf.size(), at);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw SystemError("read the template", errno);
     if (n == 0) break;
+    // Whole chunks (a multiple of 8) until the last: the same as one pass.
     h = HashBytes(buf.data(), static_cast<size_t>(n), h);
     total += static_cast<uint64_t>(n);
     at += n;
@@ -197,8 +198,8 @@ BootMode DefaultBootMode() {
   return mode;
 }
 
-uint64_t HashBytes(const char* data, size_t size, uint64_t seed) {
-  uint64_t h = seed ^ 0x9E3779B97F4A7C15ULL;
+uint64_t HashBytes(const char* data, size_t size, uint64_t state) {
+  uint64_t h = state;
   size_t i = 0;
   for (; i + 8 <= size; i += 8) {
     uint64_t w;
@@ -378,6 +379,9 @@ std::unique_ptr<Machine> BootMachine(const MachineSpec& spec, const fs::path& ar
       try {
         const Deadline restore_deadline = Deadline::After(kRestoreTimeout).Min(deadline);
         vm->Launch(restore_deadline);
+        vm->transcript().Record("vm", Transcript::Direction::kNote,
+                                kTemplateNoteBegin + std::string("restore from ") +
+                                    record->template_path.string());
         QmpClient& qmp = vm->Qmp();
         EnableMigrationEvents(qmp);
         qmp.Execute("migrate-incoming",
@@ -389,9 +393,9 @@ std::unique_ptr<Machine> BootMachine(const MachineSpec& spec, const fs::path& ar
         qmp.Execute("cont");
         DropMigrationEvents(qmp);
         vm->WaitForAgent(restore_deadline);
-        vm->transcript().Record("vm", Transcript::Direction::kNote,
-                                "restored from boot template " + record->template_path.string());
         SetGuestClock(*vm, record);
+        vm->transcript().Record("vm", Transcript::Direction::kNote,
+                                kTemplateNoteEnd + std::string("restored"));
         record->restored = true;
         record->template_created_utc = header.created_utc;
         return vm;
@@ -420,6 +424,8 @@ void SaveBootTemplate(Machine& vm, BootRecord& record) {
   record.save_wanted = false;
   fs::path tmp;
   bool stopped = false;
+  vm.transcript().Record("vm", Transcript::Direction::kNote,
+                         kTemplateNoteBegin + std::string("save to ") + record.template_path.string());
   try {
     if (record.key.empty()) throw Error("no template key");
     std::error_code ec;
@@ -471,6 +477,8 @@ void SaveBootTemplate(Machine& vm, BootRecord& record) {
   } catch (const Error&) {
   }
   record.save_s = ToSeconds(Clock::now() - t0);
+  vm.transcript().Record("vm", Transcript::Direction::kNote,
+                         kTemplateNoteEnd + std::string(record.saved ? "saved" : "not saved"));
 }
 
 std::vector<TemplateEntry> ListTemplates() {

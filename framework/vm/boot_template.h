@@ -62,6 +62,11 @@ inline constexpr int kTemplateFormat = 1;
 // The first line of every template.
 inline constexpr char kTemplateMagic[] = "CPUHP-BOOT-TEMPLATE\n";
 
+// transcript.log notes (channel vm) around what a save or a restore sends:
+// a repro script, which boots cold, skips what lies between them.
+inline constexpr char kTemplateNoteBegin[] = "boot template: begin ";
+inline constexpr char kTemplateNoteEnd[] = "boot template: end ";
+
 struct TemplateKey {
   std::string hash;         // 16 hex digits, the file's name
   nlohmann::json material;  // what was hashed: normalised argv, file identities
@@ -106,7 +111,10 @@ std::string ValidateTemplate(const std::filesystem::path& path, const std::strin
                              TemplateHeader* header);
 
 // A fast 64-bit hash of a byte range (not cryptographic: it finds damage).
-uint64_t HashBytes(const char* data, size_t size, uint64_t seed = 0);
+// Streaming: HashBytes(b, n2, HashBytes(a, n1)) equals the hash of a+b
+// whenever n1 is a multiple of 8.
+inline constexpr uint64_t kHashStart = 0x9E3779B97F4A7C15ULL;
+uint64_t HashBytes(const char* data, size_t size, uint64_t state = kHashStart);
 std::string HexHash(uint64_t h);
 
 // How one boot went: written into steps.json's boot record and result.json.

@@ -117,6 +117,15 @@ TEST_F(BootTemplateTest, DiskAndIncomingSpecsAreNeverRestored) {
   EXPECT_NE(TemplateIneligibility(destination), "");
 }
 
+TEST_F(BootTemplateTest, HashStreamsOverWholeWords) {
+  const std::string data = "0123456789abcdef-and-a-tail";
+  EXPECT_EQ(HashBytes(data.data() + 8, data.size() - 8, HashBytes(data.data(), 8)),
+            HashBytes(data.data(), data.size()));
+  std::string other = data;
+  other[20] ^= 1;
+  EXPECT_NE(HashBytes(other.data(), other.size()), HashBytes(data.data(), data.size()));
+}
+
 TEST_F(BootTemplateTest, ValidTemplatePassesValidation) {
   std::string data(100000, 'x');
   data[5] = 'Q';
@@ -127,13 +136,15 @@ TEST_F(BootTemplateTest, ValidTemplatePassesValidation) {
 }
 
 TEST_F(BootTemplateTest, TruncatedCorruptForeignAndAlienFilesAreRefused) {
-  const std::string data(70000, 'y');
+  // Longer than one read chunk, and not a multiple of 8.
+  std::string data(3 * 1024 * 1024 + 5, 'y');
+  data[2 * 1024 * 1024 + 3] = 'q';
   const std::string good = Template("k1", data);
   EXPECT_EQ(Problem(good), "");
   EXPECT_EQ(Problem(good.substr(0, good.size() - 1)).rfind("truncated", 0), 0u);
   EXPECT_EQ(Problem(good.substr(0, 100)).rfind("truncated", 0), 0u);
   std::string flipped = good;
-  flipped[kTemplateHeaderBytes + 30000] = 'z';
+  flipped[kTemplateHeaderBytes + 1024 * 1024 + 30000] = 'z';
   EXPECT_EQ(Problem(flipped).rfind("corrupt", 0), 0u);
   EXPECT_EQ(Problem(good, "k2").rfind("foreign", 0), 0u);
   EXPECT_EQ(Problem(std::string(kTemplateHeaderBytes + 10, 'Q')), "not a cpuhp boot template (no magic line)");

@@ -188,6 +188,28 @@ TEST_F(ReproScriptTest, ADirectoryWithoutASpecIsRefused) {
 
 // review.md 2 end to end: a note carrying a forged record, written by the
 // real Transcript as the runner writes a failed step's note.
+// A boot template's save (or restore) sends stop, migrate, cont: the script
+// boots cold, so none of it is replayed, and the replay goes on after it.
+TEST_F(ReproScriptTest, SkipsWhatABootTemplatesSaveOrRestoreSent) {
+  Transcript({
+      R"(qmp -> {"execute":"query-hotpluggable-cpus","id":"cpuhp-2"})",
+      "vm -- boot template: begin save to /cache/templates/k.tmpl",
+      R"(qmp -> {"execute":"stop","id":"cpuhp-3"})",
+      R"(qmp -> {"arguments":{"uri":"exec:cat >> /x"},"execute":"migrate","id":"cpuhp-4"})",
+      R"(qmp -> {"execute":"cont","id":"cpuhp-5"})",
+      R"(qga -> {"execute":"guest-set-time","arguments":{"time":1}})",
+      "vm -- boot template: end saved",
+      R"(qmp -> {"execute":"query-cpus-fast","id":"cpuhp-6"})",
+  });
+  std::string s = GenerateReproScript(dir_.path());
+  EXPECT_NE(s.find("query-hotpluggable-cpus"), std::string::npos) << s;
+  EXPECT_NE(s.find("query-cpus-fast"), std::string::npos) << "the replay stopped at the save: " << s;
+  EXPECT_EQ(s.find("migration is not replayed"), std::string::npos) << s;
+  EXPECT_EQ(s.find("\"execute\":\"stop\""), std::string::npos) << s;
+  EXPECT_EQ(s.find("\"execute\":\"cont\""), std::string::npos) << s;
+  EXPECT_EQ(s.find("guest-set-time"), std::string::npos) << s;
+}
+
 TEST_F(ReproScriptTest, APlantedQmpCommandInANoteIsNotReplayed) {
   {
     cpuhp::Transcript t(dir_.path() / "transcript.log");
