@@ -131,7 +131,7 @@ std::vector<std::optional<std::string>> AgentClient::ReadFilesPipelined(
     const std::vector<std::string>& paths, const Deadline& deadline) {
   // Sends every request of a round, then collects the replies in order.
   auto round = [&](const std::vector<nlohmann::json>& requests) {
-    for (const auto& r : requests) channel_.Send(r, deadline);
+    channel_.SendBatch(requests, deadline);
     std::vector<nlohmann::json> replies;
     for (const auto& r : requests) replies.push_back(ReceiveReply(r, deadline));
     return replies;

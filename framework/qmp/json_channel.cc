@@ -69,6 +69,18 @@ void JsonChannel::Send(const nlohmann::json& message, const Deadline& deadline) 
   SendRaw(text, deadline);
 }
 
+void JsonChannel::SendBatch(const std::vector<nlohmann::json>& messages, const Deadline& deadline) {
+  std::string bytes;
+  for (const auto& message : messages) {
+    std::string text = DumpJson(message);
+    LOG(kDebug, name_) << "-> " << text;
+    if (transcript_) transcript_->Record(name_, Transcript::Direction::kSent, text);
+    bytes += text;
+    bytes += "\n";
+  }
+  SendRaw(bytes, deadline);
+}
+
 void JsonChannel::SendRaw(std::string_view bytes, const Deadline& deadline) {
   try {
     WriteAll(fd_.get(), bytes, deadline);

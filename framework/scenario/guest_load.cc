@@ -40,20 +40,30 @@ GuestLoad GuestLoad::Start(AgentLink& agent, int workers, const std::vector<CpuS
   for (size_t i = 0; i < pins.size() && i < load.pids_.size(); ++i) {
     std::string stat_path = "/proc/" + std::to_string(load.pids_[i]) + "/stat";
     std::string seen = "nothing";
+    bool gone = false;  // exited (taskset refused the CPUs): no use waiting
     bool placed = WaitUntil(deadline, kGuestPollInterval, [&] {
       auto stat = agent.TryReadFile(stat_path, deadline);
       if (!stat) {
         seen = "no such process (taskset refused the CPUs?)";
-        return false;
+        return gone = true;
       }
       auto [state, cpu] = ParseProcStat(*stat, stat_path);
       seen = std::string("state ") + state + " on cpu" + std::to_string(cpu);
+      if (state == 'Z' || state == 'X') return gone = true;
       return state == 'R' && pins[i].Contains(cpu);
     });
-    if (!placed) {
-      throw TimeoutError("guest load: worker " + std::to_string(i) + " (pid " +
-                         std::to_string(load.pids_[i]) + ") pinned to " + pins[i].ToString() +
-                         " never ran there; last seen: " + seen);
+    if (!placed || gone) {
+      std::string why = "guest load: worker " + std::to_string(i) + " (pid " +
+                        std::to_string(load.pids_[i]) + ") pinned to " + pins[i].ToString() +
+                        " never ran there; last seen: " + seen;
+      // Leave nothing spinning behind a failed start (an expect_failure may
+      // let the run go on); the error says why the start failed, not this.
+      try {
+        load.Stop(agent, Deadline::After(kAgentTimeout));
+      } catch (const Error& e) {
+        LOG(kWarning, "scenario") << "guest load: could not stop the workers: " << e.what();
+      }
+      throw TimeoutError(why);
     }
   }
   return load;
