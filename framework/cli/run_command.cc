@@ -42,6 +42,8 @@ Validates every scenario first (no VM starts if one is bad), then runs them.
   --filter PATTERN      only runs whose label matches: a substring, or a glob
                         with * ? [..] (repeatable; a run matching any is run)
   --jobs N              run up to N VMs in parallel (default 1)
+  --seed N              the times of machine.boot_plugs' plugs (default: the
+                        scenario's boot_plugs.seed, else a fresh one, printed)
   --artifacts DIR       put run directories in DIR
                         (default ./cpuhp-artifacts/<UTC timestamp>)
   --junit FILE          also write JUnit XML to FILE
@@ -82,10 +84,11 @@ int RunRunCommand(const std::vector<std::string>& argv) {
   std::optional<Accel> accel;
   std::vector<TargetAxis> targets;
   int jobs = 1;
+  std::optional<uint64_t> seed;
   try {
     args = ParseCliArgs(argv,
                         {"accel", "filter", "jobs", "j", "artifacts", "junit", "json", "target",
-                         "qemu", "kernel"},
+                         "qemu", "kernel", "seed"},
                         {"keep-going", "verbose", "v", "emit-repro", "help", "h"});
     if (args.Has("help") || args.Has("h")) {
       std::cout << kRunUsage;
@@ -99,6 +102,10 @@ int RunRunCommand(const std::vector<std::string>& argv) {
     targets = TargetArgs(args);
     if (auto j = args.IntValue("jobs")) jobs = *j;
     if (auto j = args.IntValue("j")) jobs = *j;
+    if (auto s = args.IntValue("seed")) {
+      if (*s < 0) throw UsageError("--seed takes a number from 0, not " + std::to_string(*s));
+      seed = static_cast<uint64_t>(*s);
+    }
   } catch (const UsageError& e) {
     std::cerr << "cpuhp run: " << e.what() << "\n\n" << kRunUsage;
     return kExitUsage;
@@ -180,6 +187,7 @@ int RunRunCommand(const std::vector<std::string>& argv) {
     options.run.artifacts_root = inv.artifacts_root;
     options.run.accel_override = accel;
     options.run.emit_repro = args.Has("emit-repro");
+    options.run.seed = seed;
     options.run.cancel = interrupt.cancel_flag();
     inv.runs = RunAll(runs, options, progress.get());
   }

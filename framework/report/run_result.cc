@@ -96,6 +96,7 @@ nlohmann::json RunResult::ToJson() const {
   }
   if (!serial_tail.empty()) j["serial_tail"] = serial_tail;
   if (!known_bug.empty()) j["known_bug"] = known_bug;
+  if (seed) j["seed"] = *seed;
   return j;
 }
 

@@ -128,6 +128,17 @@ class Executor {
       // read it, and Load says why.
       if (spec.kernel.empty() && spec.disk.empty()) GuestKit::Load(run_.machine.kit).ApplyTo(spec);
       vm_ = MakeVm(spec, result_.artifacts_dir);
+      nlohmann::json boot_plugs;
+      if (run_.machine.boot_plugs.count > 0) {
+        uint64_t seed = options_.seed.value_or(run_.machine.boot_plugs.seed.value_or(FreshSeed()));
+        result_.seed = seed;
+        LOG(kWarning, "scenario") << run_.label << ": boot_plugs seed " << seed
+                                  << " (replay: cpuhp run --seed " << seed << ")";
+        BootPlugPlan plan = PlanBootPlugs(run_.machine.boot_plugs, seed);
+        vm_->SetBootHook([this, &boot_plugs, plan](Vm& vm, const Deadline& d) {
+          boot_plugs = RunBootPlugs(vm, plan, d, &ctx_.plugged);
+        });
+      }
       vm_->Launch(Deadline::After(run_.machine.boot_timeout));
       result_.accel = AccelName(vm_->accel());
       result_.accel_reason = vm_->accel_reason();
@@ -163,6 +174,7 @@ class Executor {
                     {"maxcpus", spec.smp.MaxCpus()},
                     {"kernel_cpus_line", allowance ? nlohmann::json(allowance->text) : nullptr},
                     {"hotplug_cpus", HotplugCpusWord(run_.machine.hotplug_cpus)}};
+      if (!boot_plugs.is_null()) rec.detail["boot_plugs"] = boot_plugs;
       // A guest that cannot take the CPUs would fail every hotplug for that
       // one reason, a minute later, at its first check: say so now.
       std::string problem =

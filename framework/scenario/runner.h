@@ -30,6 +30,9 @@ struct RunOptions {
   const std::atomic<bool>* cancel = nullptr;
   // The run's directory name under artifacts_root; default run.DirName().
   std::string dir_name;
+  // --seed: the boot_plugs times of every run (else the scenario's seed,
+  // else a fresh one); printed and recorded in result.json.
+  std::optional<uint64_t> seed;
 };
 
 RunResult RunScenario(const ScenarioRun& run, const RunOptions& options,

@@ -711,5 +711,27 @@ steps: [check]
               ::testing::HasSubstr("nodes"));
 }
 
+TEST_F(ScenarioFileTest, BootPlugsParseAndPlanFromTheirSeed) {
+  auto runs = Load("machine:\n  smp: {cpus: 1, maxcpus: 9}\n  boot_plugs: {count: 5, paused: true, seed: 7}\nsteps: [check]\n");
+  ASSERT_EQ(runs.size(), 1u);
+  const BootPlugs& b = runs[0].machine.boot_plugs;
+  EXPECT_EQ(b.count, 5);
+  EXPECT_TRUE(b.paused);
+  EXPECT_EQ(b.seed, 7u);
+  EXPECT_TRUE(runs[0].machine.NeedsColdBoot());
+  BootPlugPlan plan = PlanBootPlugs(b, 7);
+  EXPECT_EQ(plan.paused, 3);
+  ASSERT_EQ(plan.at.size(), 2u);
+  EXPECT_TRUE(std::is_sorted(plan.at.begin(), plan.at.end()));
+  for (auto at : plan.at) EXPECT_LT(at, kBootPlugWindow);
+  // The same seed replays the same times; another seed gives others.
+  EXPECT_EQ(PlanBootPlugs(b, 7).at, plan.at);
+  BootPlugs unpaused = b;
+  unpaused.paused = false;
+  EXPECT_NE(PlanBootPlugs(unpaused, 7).at, PlanBootPlugs(unpaused, 8).at);
+  EXPECT_THAT(ErrorOf("machine:\n  smp: {cpus: 1, maxcpus: 3}\n  boot_plugs: {count: 3}\nsteps: [check]\n"),
+              ::testing::HasSubstr("more than the 2 hot-pluggable CPUs"));
+}
+
 }  // namespace
 }  // namespace cpuhp
