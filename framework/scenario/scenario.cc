@@ -1,7 +1,9 @@
 #include "scenario/scenario.h"
 
 #include <cstdint>
+#include <algorithm>
 #include <cstdio>
+#include <iterator>
 
 #include "util/text.h"
 
@@ -69,6 +71,25 @@ std::string DirectoryNameProblem(const std::string& name) {
            "directories)";
   }
   return "";
+}
+
+namespace {
+bool AnyColdBootStep(const std::vector<Step>& steps) {
+  for (const Step& step : steps) {
+    if (std::find(std::begin(kColdBootStepKinds), std::end(kColdBootStepKinds), step.kind) !=
+        std::end(kColdBootStepKinds)) {
+      return true;
+    }
+    if (const auto* r = std::get_if<RepeatStep>(&step.params); r && AnyColdBootStep(r->steps)) return true;
+    if (const auto* e = std::get_if<ExpectErrorStep>(&step.params); e && AnyColdBootStep(e->step)) return true;
+    if (const auto* f = std::get_if<ExpectFailureStep>(&step.params); f && AnyColdBootStep(f->step)) return true;
+  }
+  return false;
+}
+}  // namespace
+
+bool NeedsColdBoot(const ScenarioRun& run) {
+  return run.machine.NeedsColdBoot() || AnyColdBootStep(run.steps);
 }
 
 std::string ScenarioRun::DirName() const {

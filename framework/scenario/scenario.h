@@ -263,4 +263,8 @@ struct ScenarioRun {
   std::string DirName() const;
 };
 
+// Whether the run needs a cold boot (machine.boot_plugs, or a step of
+// kColdBootStepKinds at any depth): a restored snapshot cannot replace it.
+bool NeedsColdBoot(const ScenarioRun& run);
+
 }  // namespace cpuhp

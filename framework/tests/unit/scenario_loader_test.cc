@@ -672,6 +672,9 @@ steps:
   EXPECT_EQ(std::get<FailAtStep>(steps[3].params).online, std::nullopt);
   // Only reboot needs a cold boot's machinery during the run.
   EXPECT_THAT(kColdBootStepKinds, ::testing::ElementsAre(StepKind::kReboot));
+  EXPECT_TRUE(NeedsColdBoot(runs[0]));
+  EXPECT_FALSE(NeedsColdBoot(Load("steps: [check, {repeat: {times: 2, steps: [check]}}]\n")[0]));
+  EXPECT_TRUE(NeedsColdBoot(Load("steps: [{repeat: {times: 2, steps: [reboot]}}]\n")[0]));
 }
 
 TEST_F(ScenarioFileTest, RebootAndFailAtRefuseBadParameters) {
