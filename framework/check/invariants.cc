@@ -10,6 +10,7 @@
 
 #include "check/checker.h"
 #include "check/cpu_mapping.h"
+#include "check/outcome.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -26,32 +27,6 @@ struct Context {
   const GuestSnapshot& guest;
   const CheckOptions& options;
   const CpuMapping& mapping;
-};
-
-// Collects one invariant's findings and notes.
-class Outcome {
- public:
-  void Fail(Finding f) { findings_.push_back(std::move(f)); }
-  void Note(const std::string& note) {
-    if (!note_.empty()) note_ += "; ";
-    note_ += note;
-  }
-  InvariantResult Finish(std::string name) && {
-    InvariantResult r;
-    r.name = std::move(name);
-    r.verdict = findings_.empty() ? Verdict::kPass : Verdict::kFail;
-    for (const auto& f : findings_) {
-      if (!r.detail.empty()) r.detail += "; ";
-      r.detail += f.Text();
-    }
-    r.findings = std::move(findings_);
-    r.note = std::move(note_);
-    return r;
-  }
-
- private:
-  std::vector<Finding> findings_;
-  std::string note_;
 };
 
 std::string Cpu(int id) { return "cpu" + std::to_string(id); }

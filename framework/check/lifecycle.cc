@@ -3,6 +3,7 @@
 #include <charconv>
 #include <set>
 
+#include "check/outcome.h"
 #include "util/text.h"
 
 namespace cpuhp {
@@ -13,17 +14,10 @@ constexpr char kSysfs[] = "guest /sys/devices/system/cpu/";
 std::string Cpu(int id) { return "cpu" + std::to_string(id); }
 std::string List(const CpuSet& set) { return set.Empty() ? "(none)" : set.ToString(); }
 
-InvariantResult Finish(std::string name, std::vector<Finding> findings, std::string note = "") {
-  InvariantResult r;
-  r.name = std::move(name);
-  r.verdict = findings.empty() ? Verdict::kPass : Verdict::kFail;
-  for (const auto& f : findings) {
-    if (!r.detail.empty()) r.detail += "; ";
-    r.detail += f.Text();
-  }
-  r.findings = std::move(findings);
-  r.note = std::move(note);
-  return r;
+InvariantResult Finish(std::string name, std::vector<Finding> findings) {
+  Outcome out;
+  for (auto& f : findings) out.Fail(std::move(f));
+  return std::move(out).Finish(std::move(name));
 }
 
 std::set<std::string> PluggedPaths(const HostView& host) {

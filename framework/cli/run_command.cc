@@ -49,6 +49,8 @@ Validates every scenario first (no VM starts if one is bad), then runs them.
                         cold: boot every guest. Default: the scenario's
                         machine.boot, else $CPUHP_BOOT, else snapshot; a
                         scenario that needs a cold boot always gets one
+  --seed N              the times of machine.boot_plugs' plugs (default: the
+                        scenario's boot_plugs.seed, else a fresh one, printed)
   --artifacts DIR       put run directories in DIR
                         (default ./cpuhp-artifacts/<UTC timestamp>)
   --junit FILE          also write JUnit XML to FILE
@@ -90,11 +92,12 @@ int RunRunCommand(const std::vector<std::string>& argv) {
   std::vector<TargetAxis> targets;
   int jobs = 1;
   bool auto_jobs = false;
+  std::optional<uint64_t> seed;
   std::optional<BootMode> boot;
   try {
     args = ParseCliArgs(argv,
                         {"accel", "filter", "jobs", "j", "artifacts", "junit", "json", "target",
-                         "qemu", "kernel", "boot"},
+                         "qemu", "kernel", "boot", "seed"},
                         {"keep-going", "verbose", "v", "emit-repro", "help", "h"});
     if (args.Has("help") || args.Has("h")) {
       std::cout << kRunUsage;
@@ -118,6 +121,10 @@ int RunRunCommand(const std::vector<std::string>& argv) {
       BootMode parsed;
       if (!ParseBootMode(*b, &parsed)) throw UsageError("--boot takes snapshot or cold, not " + *b);
       boot = parsed;
+    }
+    if (auto s = args.IntValue("seed")) {
+      if (*s < 0) throw UsageError("--seed takes a number from 0, not " + std::to_string(*s));
+      seed = static_cast<uint64_t>(*s);
     }
   } catch (const UsageError& e) {
     std::cerr << "cpuhp run: " << e.what() << "\n\n" << kRunUsage;
@@ -207,6 +214,7 @@ int RunRunCommand(const std::vector<std::string>& argv) {
     options.run.artifacts_root = inv.artifacts_root;
     options.run.accel_override = accel;
     options.run.emit_repro = args.Has("emit-repro");
+    options.run.seed = seed;
     options.run.cancel = interrupt.cancel_flag();
     inv.runs = RunAll(runs, options, progress.get());
   }

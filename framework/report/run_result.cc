@@ -97,6 +97,7 @@ nlohmann::json RunResult::ToJson() const {
   if (!serial_tail.empty()) j["serial_tail"] = serial_tail;
   if (!known_bug.empty()) j["known_bug"] = known_bug;
   if (!boot.is_null()) j["boot"] = boot;
+  if (seed) j["seed"] = *seed;
   return j;
 }
 

@@ -74,7 +74,8 @@ struct RunResult {
   std::vector<std::pair<std::string, std::string>> target;
   std::string qemu_version;   // "10.0.2"
   std::string guest_kernel;   // "6.12.95+deb12-amd64"
-  std::string machine_type;   // "q35"
+  std::string machine_type;
+  std::optional<uint64_t> seed;  // machine.boot_plugs' seed, when it plugged while booting   // "q35"
   std::vector<StepRecord> steps;
   std::string serial_tail;  // the end of the serial log, for failed runs
   // For kKnownBug: which expectation it met, on which stack.

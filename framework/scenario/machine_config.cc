@@ -149,7 +149,7 @@ void Read(const YamlValue& value, const fs::path& file, MachineConfig& c) {
   const YamlValue* v = &value;
   YamlMap m = v->AsMap({"backend", "type", "accel", "cpu", "smp", "memory", "kit", "disk", "kernel",
                         "initrd", "append", "qemu", "extra_args", "boot_timeout", "masquerade", "hotplug_cpus",
-                        "boot", "numa"});
+                        "boot", "numa", "boot_plugs"});
   if (auto b = m.Get("backend")) {
     if (b->IsScalar() && b->Scalar() == "libvirt") {
       b->Fail("backend 'libvirt' is not implemented in this build (only 'qemu' is)");
@@ -208,6 +208,18 @@ void Read(const YamlValue& value, const fs::path& file, MachineConfig& c) {
     for (const auto& a : e->Items()) c.spec.extra_args.push_back(a.AsString());
   }
   if (auto n = m.Get("numa")) ReadNuma(*n, c);
+  if (auto b = m.Get("boot_plugs")) {
+    YamlMap p = b->AsMap({"count", "paused", "seed"});
+    int room = c.spec.smp.MaxCpus() - c.spec.smp.cpus;
+    YamlValue count = p.Require("count");
+    c.boot_plugs.count = count.AsInt(1, 1024);
+    if (c.boot_plugs.count > room) {
+      count.Fail(std::to_string(c.boot_plugs.count) + " is more than the " + std::to_string(room) +
+                 " hot-pluggable CPUs of -smp " + c.spec.smp.ToQemuArg());
+    }
+    if (auto x = p.Get("paused")) c.boot_plugs.paused = x->AsBool();
+    if (auto x = p.Get("seed")) c.boot_plugs.seed = static_cast<uint64_t>(x->AsInt(0, 2147483647));
+  }
   if (auto b = m.Get("boot_timeout")) c.boot_timeout = b->AsDuration();
   if (auto q = m.Get("masquerade")) c.masquerade = q->AsEnum({"none", "vmware"});
   if (auto b = m.Get("boot")) {

@@ -12,7 +12,6 @@
 #include "util/log.h"
 #include "vm/boot_template.h"
 #include "vm/guest_kit.h"
-#include "vm/machine.h"
 #include "vm/qemu_info.h"
 #include "vm/serial_log.h"
 #include "vm/vm.h"
@@ -131,11 +130,21 @@ class Executor {
       if (spec.kernel.empty() && spec.disk.empty()) GuestKit::Load(run_.machine.kit).ApplyTo(spec);
       std::string boot_why;
       const BootMode mode = EffectiveBootMode(run_, options_.boot, &boot_why);
+      nlohmann::json boot_plugs;
+      BootHook hook;
+      if (run_.machine.boot_plugs.count > 0) {
+        uint64_t seed = options_.seed.value_or(run_.machine.boot_plugs.seed.value_or(FreshSeed()));
+        result_.seed = seed;
+        LOG(kWarning, "scenario") << run_.label << ": boot_plugs seed " << seed
+                                  << " (replay: cpuhp run --seed " << seed << ")";
+        BootPlugPlan plan = PlanBootPlugs(run_.machine.boot_plugs, seed);
+        hook = [this, &boot_plugs, plan](Vm& vm, const Deadline& d) {
+          boot_plugs = RunBootPlugs(vm, plan, d, &ctx_.plugged);
+        };
+      }
       BootRecord boot_record;
-      std::unique_ptr<Machine> machine = BootMachine(
-          spec, result_.artifacts_dir, mode, Deadline::After(run_.machine.boot_timeout), &boot_record);
-      Machine& qemu = *machine;
-      vm_ = std::move(machine);
+      vm_ = BootVm(spec, result_.artifacts_dir, mode, Deadline::After(run_.machine.boot_timeout),
+                   &boot_record, std::move(hook));
       result_.boot = boot_record.ToJson();
       result_.boot["why"] = boot_why;
       result_.accel = AccelName(vm_->accel());
@@ -172,6 +181,7 @@ class Executor {
                     {"maxcpus", spec.smp.MaxCpus()},
                     {"kernel_cpus_line", allowance ? nlohmann::json(allowance->text) : nullptr},
                     {"hotplug_cpus", HotplugCpusWord(run_.machine.hotplug_cpus)}};
+      if (!boot_plugs.is_null()) rec.detail["boot_plugs"] = boot_plugs;
       // A guest that cannot take the CPUs would fail every hotplug for that
       // one reason, a minute later, at its first check: say so now.
       std::string problem =
@@ -179,7 +189,7 @@ class Executor {
       if (!problem.empty()) throw Error(problem);
       // A guest fit to run the steps: later runs of this configuration may
       // start where this one is now.
-      if (boot_record.save_wanted) SaveBootTemplate(qemu, boot_record);
+      if (boot_record.save_wanted) SaveBootTemplate(*vm_, boot_record);
       result_.boot = boot_record.ToJson();
       result_.boot["why"] = boot_why;
       rec.detail["boot"] = result_.boot;

@@ -34,6 +34,9 @@ struct RunOptions {
   // be restored (EffectiveBootMode in scenario.h); unset leaves it to the
   // scenario, $CPUHP_BOOT and the default.
   std::optional<BootMode> boot;
+  // --seed: the boot_plugs times of every run (else the scenario's seed,
+  // else a fresh one); printed and recorded in result.json.
+  std::optional<uint64_t> seed;
 };
 
 RunResult RunScenario(const ScenarioRun& run, const RunOptions& options,

@@ -130,6 +130,10 @@ BootMode EffectiveBootMode(const ScenarioRun& run, std::optional<BootMode> reque
     *why = "machine.boot: cold";
     return BootMode::kCold;
   }
+  if (run.machine.boot_plugs.count > 0) {
+    *why = "machine.boot_plugs plugs CPUs while the guest boots";
+    return BootMode::kCold;
+  }
   if (const Step* step = FindColdBootStep(run.steps)) {
     *why = std::string("its ") + StepKindName(step->kind) + " step (" + step->path +
            ") needs a cold boot";

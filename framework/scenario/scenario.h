@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "guest/cpuset.h"
+#include "scenario/boot_plugs.h"
 #include "scenario/known_bug.h"
 #include "scenario/scenario_error.h"
 #include "util/deadline.h"
@@ -254,6 +255,8 @@ struct MachineConfig {
   // machine.numa's node count (0: no -numa); its -object/-numa arguments are
   // in spec.extra_args.
   int numa_nodes = 0;
+  // machine.boot_plugs: CPUs plugged while the guest boots (scenario/boot_plugs.h).
+  BootPlugs boot_plugs;
 };
 // The most nodes machine.numa takes (QEMU's MAX_NODES).
 inline constexpr int kMaxNumaNodes = 128;

@@ -137,13 +137,13 @@ uint64_t HashData(int fd, uint64_t* bytes) {
 }
 
 // Turns on MIGRATION events (QEMU sends none without the capability).
-void EnableMigrationEvents(QmpClient& qmp) {
+void EnableMigrationEvents(QmpLink& qmp) {
   qmp.Execute("migrate-set-capabilities",
               {{"capabilities", json::array({{{"capability", "events"}, {"state", true}}})}});
 }
 
 // The final status of the migration under way: completed, failed or cancelled.
-std::string WaitForMigrationEnd(QmpClient& qmp, const Deadline& deadline) {
+std::string WaitForMigrationEnd(QmpLink& qmp, const Deadline& deadline) {
   json ev = qmp.WaitForEvent(
       "MIGRATION",
       [](const json& e) {
@@ -155,7 +155,7 @@ std::string WaitForMigrationEnd(QmpClient& qmp, const Deadline& deadline) {
 }
 
 // The events a save or restore caused are not the scenario's.
-void DropMigrationEvents(QmpClient& qmp) {
+void DropMigrationEvents(QmpLink& qmp) {
   while (qmp.TryWaitForAnyEvent(
       [](const json& e) {
         const std::string n = e.value("event", "");
@@ -166,7 +166,7 @@ void DropMigrationEvents(QmpClient& qmp) {
 }
 
 // Guest clock after a restore: the template's, i.e. behind by its age.
-void SetGuestClock(Machine& vm, BootRecord* record) {
+void SetGuestClock(Vm& vm, BootRecord* record) {
   try {
     json t = vm.Agent().Execute("guest-get-time");
     const auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -347,8 +347,8 @@ json BootRecord::ToJson() const {
   return j;
 }
 
-std::unique_ptr<Machine> BootMachine(const MachineSpec& spec, const fs::path& artifacts_dir,
-                                     BootMode mode, const Deadline& deadline, BootRecord* record) {
+std::unique_ptr<Vm> BootVm(const MachineSpec& spec, const fs::path& artifacts_dir, BootMode mode,
+                           const Deadline& deadline, BootRecord* record, BootHook hook) {
   *record = BootRecord{};
   record->requested = mode;
   if (mode == BootMode::kSnapshot) {
@@ -413,12 +413,22 @@ std::unique_ptr<Machine> BootMachine(const MachineSpec& spec, const fs::path& ar
     record->cold_reason = problem;
     record->save_wanted = true;
   }
-  auto vm = std::make_unique<Machine>(spec, artifacts_dir);
+  std::unique_ptr<Vm> vm = MakeVm(spec, artifacts_dir);
+  if (hook) vm->SetBootHook(std::move(hook));
   vm->Launch(deadline);
   return vm;
 }
 
-void SaveBootTemplate(Machine& vm, BootRecord& record) {
+std::unique_ptr<Machine> BootMachine(const MachineSpec& spec, const fs::path& artifacts_dir,
+                                     BootMode mode, const Deadline& deadline, BootRecord* record) {
+  std::unique_ptr<Vm> vm = BootVm(spec, artifacts_dir, mode, deadline, record);
+  auto* machine = dynamic_cast<Machine*>(vm.get());
+  if (!machine) throw Error("BootMachine: " + spec.name + " is not a direct-QEMU VM");
+  vm.release();
+  return std::unique_ptr<Machine>(machine);
+}
+
+void SaveBootTemplate(Vm& vm, BootRecord& record) {
   const Clock::time_point t0 = Clock::now();
   const Deadline deadline = Deadline::After(kTemplateSaveTimeout);
   record.save_wanted = false;
@@ -440,7 +450,7 @@ void SaveBootTemplate(Machine& vm, BootRecord& record) {
     header.qemu_version = ParseQueryVersion(vm.Qmp().Execute("query-version"), vm.name()).ToString();
     header.created_utc = UtcTimestamp();
     WriteHeader(fd.get(), header);  // a placeholder: QEMU appends after it
-    QmpClient& qmp = vm.Qmp();
+    QmpLink& qmp = vm.Qmp();
     EnableMigrationEvents(qmp);
     qmp.Execute("stop");
     stopped = true;

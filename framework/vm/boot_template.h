@@ -27,7 +27,7 @@
 // one warning, never a failed run.
 //
 //   BootRecord rec;
-//   std::unique_ptr<Machine> vm = BootMachine(spec, dir, BootMode::kSnapshot, deadline, &rec);
+//   std::unique_ptr<Vm> vm = BootVm(spec, dir, BootMode::kSnapshot, deadline, &rec);
 //   ... read the baseline ...
 //   if (rec.save_wanted) SaveBootTemplate(*vm, rec);
 #pragma once
@@ -42,10 +42,12 @@
 
 #include "util/deadline.h"
 #include "vm/machine_spec.h"
+#include "vm/vm.h"
 
 namespace cpuhp {
 
 class Machine;
+
 
 enum class BootMode { kCold, kSnapshot };
 const char* BootModeName(BootMode mode);
@@ -136,15 +138,23 @@ struct BootRecord {
 // Launches `spec`: restored from its template when `mode` is kSnapshot and a
 // valid one exists, else cold (then record->save_wanted says whether a
 // template should be made). A template that QEMU fails to load is removed and
-// the guest boots cold, with a warning. Throws what Machine::Launch throws
-// for the cold boot.
+// the guest boots cold, with a warning. A cold boot goes through MakeVm (any
+// backend) with `hook` set (Vm::SetBootHook); a scenario with a boot hook
+// asks for kCold (EffectiveBootMode). Throws what Vm::Launch throws for the
+// cold boot.
+std::unique_ptr<Vm> BootVm(const MachineSpec& spec, const std::filesystem::path& artifacts_dir,
+                           BootMode mode, const Deadline& deadline, BootRecord* record,
+                           BootHook hook = {});
+
+// BootVm for a direct-QEMU spec, as the Machine the tests and benchmarks use
+// (its process, command line and sockets).
 std::unique_ptr<Machine> BootMachine(const MachineSpec& spec,
                                      const std::filesystem::path& artifacts_dir, BootMode mode,
                                      const Deadline& deadline, BootRecord* record);
 
 // Stops the guest, migrates it into the template file for record.key,
 // resumes it. Never throws: a failure is a warning and record.save_error.
-void SaveBootTemplate(Machine& vm, BootRecord& record);
+void SaveBootTemplate(Vm& vm, BootRecord& record);
 
 // Every template file in TemplateDir(), with its header (or the problem).
 struct TemplateEntry {

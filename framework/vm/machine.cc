@@ -205,6 +205,13 @@ void Machine::Launch(const Deadline& boot_deadline) {
   } catch (Error& e) {
     FailLaunch(std::string("QMP handshake failed: ") + e.what());
   }
+  if (boot_hook_ && !spec_.incoming) {
+    try {
+      boot_hook_(*this, boot_deadline);
+    } catch (Error& e) {
+      FailLaunch(std::string("while the guest booted: ") + e.what());
+    }
+  }
   if (!spec_.incoming) WaitForAgent(boot_deadline);
 }
 

@@ -51,6 +51,7 @@ class Machine final : public Vm {
   void Launch(const Deadline& boot_deadline = Deadline::After(kBootTimeout)) override;
   // Waits for the guest agent (after an incoming migration, say). Throws as Launch().
   void WaitForAgent(const Deadline& deadline);
+  void SetBootHook(BootHook hook) override { boot_hook_ = std::move(hook); }
 
   QmpClient& Qmp() override;
   AgentClient& Agent() override;
@@ -128,6 +129,7 @@ class Machine final : public Vm {
   Clock::time_point started_;
   Clock::duration boot_time_{};
   uint64_t console_matched_ = 0;  // the line the last WaitForConsoleLine returned
+  BootHook boot_hook_;
 };
 
 }  // namespace cpuhp

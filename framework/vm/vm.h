@@ -23,6 +23,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -40,6 +41,12 @@ namespace cpuhp {
 
 struct MigrationOptions;
 struct MigrationResult;
+class Vm;
+
+// What runs during Launch() once QMP answers and before the guest agent
+// does: the guest is booting (firmware, kernel) meanwhile. It may plug CPUs,
+// stop and cont the VM; it must return by the deadline (the boot's).
+using BootHook = std::function<void(Vm& vm, const Deadline& boot_deadline)>;
 
 // How Vm::Reboot restarts the guest.
 enum class RebootVia {
@@ -54,6 +61,8 @@ class Vm {
   // Starts the guest. Throws LaunchError (what the backend knows about why)
   // or TimeoutError; either way nothing is left running.
   virtual void Launch(const Deadline& boot_deadline = Deadline::After(kBootTimeout)) = 0;
+  // Set before Launch(): what to do while the guest boots (BootHook).
+  virtual void SetBootHook(BootHook hook) = 0;
   // Asks the guest's QEMU to quit, then forces it after `timeout` (scaled by
   // CPUHP_TIMEOUT_SCALE). Never throws; safe to call twice.
   virtual void Shutdown(Clock::duration timeout = kShutdownTimeout) noexcept = 0;

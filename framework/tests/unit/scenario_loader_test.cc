@@ -673,6 +673,11 @@ steps:
   // Only reboot needs a cold boot's machinery during the run.
   EXPECT_TRUE(StepKindInfoOf(StepKind::kReboot).needs_cold_boot);
   EXPECT_FALSE(StepKindInfoOf(StepKind::kFailAt).needs_cold_boot);
+  std::string why;
+  EXPECT_EQ(EffectiveBootMode(runs[0], BootMode::kSnapshot, &why), BootMode::kCold);
+  EXPECT_THAT(why, ::testing::HasSubstr("reboot"));
+  EXPECT_EQ(EffectiveBootMode(Load("steps: [check, {repeat: {times: 2, steps: [check]}}]\n")[0], BootMode::kSnapshot, &why), BootMode::kSnapshot);
+  EXPECT_EQ(EffectiveBootMode(Load("steps: [{repeat: {times: 2, steps: [reboot]}}]\n")[0], BootMode::kSnapshot, &why), BootMode::kCold);
 }
 
 TEST_F(ScenarioFileTest, RebootAndFailAtRefuseBadParameters) {
@@ -710,6 +715,30 @@ steps: [check]
               ::testing::HasSubstr("needs socket, die, core or thread"));
   EXPECT_THAT(ErrorOf("machine:\n  numa: {cpus: []}\nsteps: [check]\n"),
               ::testing::HasSubstr("nodes"));
+}
+
+TEST_F(ScenarioFileTest, BootPlugsParseAndPlanFromTheirSeed) {
+  auto runs = Load("machine:\n  smp: {cpus: 1, maxcpus: 9}\n  boot_plugs: {count: 5, paused: true, seed: 7}\nsteps: [check]\n");
+  ASSERT_EQ(runs.size(), 1u);
+  const BootPlugs& b = runs[0].machine.boot_plugs;
+  EXPECT_EQ(b.count, 5);
+  EXPECT_TRUE(b.paused);
+  EXPECT_EQ(b.seed, 7u);
+  std::string why;
+  EXPECT_EQ(EffectiveBootMode(runs[0], BootMode::kSnapshot, &why), BootMode::kCold);
+  EXPECT_THAT(why, ::testing::HasSubstr("boot_plugs"));
+  BootPlugPlan plan = PlanBootPlugs(b, 7);
+  EXPECT_EQ(plan.paused, 3);
+  ASSERT_EQ(plan.at.size(), 2u);
+  EXPECT_TRUE(std::is_sorted(plan.at.begin(), plan.at.end()));
+  for (auto at : plan.at) EXPECT_LT(at, kBootPlugWindow);
+  // The same seed replays the same times; another seed gives others.
+  EXPECT_EQ(PlanBootPlugs(b, 7).at, plan.at);
+  BootPlugs unpaused = b;
+  unpaused.paused = false;
+  EXPECT_NE(PlanBootPlugs(unpaused, 7).at, PlanBootPlugs(unpaused, 8).at);
+  EXPECT_THAT(ErrorOf("machine:\n  smp: {cpus: 1, maxcpus: 3}\n  boot_plugs: {count: 3}\nsteps: [check]\n"),
+              ::testing::HasSubstr("more than the 2 hot-pluggable CPUs"));
 }
 
 }  // namespace

@@ -112,6 +112,7 @@ class RecordedVm : public Vm {
         agent_(FakeGuestFiles::Load(CapturedGuestDir(capture))) {}
 
   void Launch(const Deadline&) override {}
+  void SetBootHook(BootHook) override {}
   void Shutdown(Clock::duration) noexcept override {}
   void Kill() noexcept override {}
   bool Running() override { return true; }
