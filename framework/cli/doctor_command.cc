@@ -9,6 +9,7 @@
 #include "cli/cli_args.h"
 #include "cli/commands.h"
 #include "report/invocation.h"
+#include "util/file.h"
 #include "util/text.h"
 #include "vm/accel_probe.h"
 #include "vm/guest_kit.h"
@@ -47,18 +48,7 @@ struct HostCheck {
   std::string detail;
 };
 
-bool InPath(const std::string& program) {
-  const char* env = std::getenv("PATH");
-  std::string dirs = env ? env : "";
-  size_t start = 0;
-  for (;;) {
-    size_t end = dirs.find(':', start);
-    std::string dir = dirs.substr(start, end - start);
-    if (!dir.empty() && ::access((dir + "/" + program).c_str(), X_OK) == 0) return true;
-    if (end == std::string::npos) return false;
-    start = end + 1;
-  }
-}
+bool InPath(const std::string& program) { return FindInPath(program).has_value(); }
 
 // One QEMU binary: its version, then what it can accelerate with.
 void CheckQemu(const std::string& binary, bool cached, std::vector<HostCheck>* out) {

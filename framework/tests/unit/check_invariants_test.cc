@@ -96,6 +96,20 @@ HotpluggableCpu& SlotWithPath(HostView& h, const std::string& qom) {
   throw Error("no slot " + qom);
 }
 
+// libvirt's view of `slots` as a libvirt that agrees with QEMU would give it.
+LibvirtView LibvirtViewOf(std::vector<HotpluggableCpu> slots) {
+  std::sort(slots.begin(), slots.end(), SlotOrderLess);
+  LibvirtView v;
+  int plugged = 0;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    v.vcpus.push_back({static_cast<int>(i), slots[i].plugged(), true, std::nullopt});
+    plugged += slots[i].plugged();
+  }
+  v.xml_current = v.live_count = plugged;
+  v.xml_maximum = v.maximum_count = static_cast<int>(slots.size());
+  return v;
+}
+
 std::vector<Breakage> Breakages() {
   return {
       {"masks-ordered",
@@ -273,6 +287,32 @@ std::vector<Breakage> Breakages() {
        [](HostView&, GuestSnapshot& g, CheckOptions&) { g.cpuinfo_processors = 3; },
        {"/proc/cpuinfo lists 3 processors, expected 4 (the online mask 0-3)"},
        {"cpuinfo-count"}},
+      {"libvirt-enabled-matches-slots",
+       "libvirt still has an unplugged vCPU enabled (its unplug timed out)",
+       [](HostView& h, GuestSnapshot&, CheckOptions&) {
+         h.libvirt = LibvirtViewOf(h.slots);
+         // libvirt vCPU 4 is slot socket1/core0/thread0, free in QEMU.
+         h.libvirt->vcpus.at(4).enabled = true;
+       },
+       {"libvirt vcpu 4 enabled='yes', expected enabled='no' (QEMU's slot socket-id=1,core-id=0,"
+        "thread-id=0 is free) [libvirt live XML <vcpus> vs QMP query-hotpluggable-cpus]"},
+       {"libvirt-enabled-matches-slots", "libvirt-counts-match"}},
+      {"libvirt-enabled-matches-slots",
+       "a disabled vCPU that is not hot-pluggable",
+       [](HostView& h, GuestSnapshot&, CheckOptions&) {
+         h.libvirt = LibvirtViewOf(h.slots);
+         h.libvirt->vcpus.at(5).hotpluggable = false;
+       },
+       {"libvirt vcpu 5 disabled and hotpluggable='no', expected every disabled vCPU hot-pluggable"},
+       {"libvirt-enabled-matches-slots"}},
+      {"libvirt-counts-match",
+       "virDomainGetVcpusFlags(LIVE) counts one vCPU more than QEMU has",
+       [](HostView& h, GuestSnapshot&, CheckOptions&) {
+         h.libvirt = LibvirtViewOf(h.slots);
+         h.libvirt->live_count += 1;
+       },
+       {"live vCPU count 5, expected 4 (QEMU's plugged slots) [libvirt virDomainGetVcpusFlags(LIVE)"},
+       {"libvirt-counts-match"}},
   };
 }
 
@@ -303,6 +343,16 @@ INSTANTIATE_TEST_SUITE_P(EveryInvariant, CheckBreakageTest, ::testing::ValuesIn(
                            }
                            return name;
                          });
+
+TEST(CheckInvariantsTest, AnAgreeingLibvirtViewPassesAndNoneIsNoted) {
+  CapturedGuest g = LoadCapturedGuest("intel-2s2c2t-onlined");
+  CheckResult without = RunChecks(g.host, g.guest, {.smp = k2s2c2t});
+  EXPECT_THAT(without.Find("libvirt-counts-match")->note, HasSubstr("no libvirt view"));
+  g.host.libvirt = LibvirtViewOf(g.host.slots);
+  CheckResult with = RunChecks(g.host, g.guest, {.smp = k2s2c2t});
+  EXPECT_TRUE(with.Passed()) << with.Summary();
+  EXPECT_EQ(with.Find("libvirt-counts-match")->note, "");
+}
 
 TEST(CheckInvariantsTest, EveryInvariantHasABreakage) {
   std::set<std::string> broken;

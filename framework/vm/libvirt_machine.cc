@@ -1,0 +1,404 @@
+#include "vm/libvirt_machine.h"
+
+#include <libvirt/libvirt-qemu.h>
+
+#include <fstream>
+
+#include "util/fd.h"
+#include "util/file.h"
+#include "util/log.h"
+#include "vm/migration.h"
+
+namespace cpuhp {
+namespace {
+namespace fs = std::filesystem;
+
+// libvirt's own unplug wait (qemuDomainWaitForDeviceRemoval, 9.0): 5 s.
+constexpr int kLibvirtUnplugTimeoutCode = VIR_ERR_OPERATION_TIMEOUT;
+// QEMU has connected its sockets by the time virDomainCreateXML returns:
+// the accepts only take what is already queued.
+constexpr seconds kAcceptAfterCreateTimeout{10};
+constexpr seconds kTeardownShutdownTimeout{5};
+
+std::string XmlEscape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '\'': out += "&apos;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+// A QEMU option value: commas doubled (as BuildCommandLine does).
+std::string OptValue(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    out += c;
+    if (c == ',') out += ',';
+  }
+  return out;
+}
+
+void AddQemuArgs(std::string& xml, std::initializer_list<std::string> args) {
+  for (const auto& a : args) xml += "    <qemu:arg value='" + XmlEscape(a) + "'/>\n";
+}
+}  // namespace
+
+std::string BuildDomainXml(const MachineSpec& spec, Accel accel, const MachinePaths& paths) {
+  if (!spec.disk.empty()) throw LaunchError("vm " + spec.name + ": the libvirt backend boots kernels, not disk images");
+  if (spec.kernel.empty()) throw LaunchError("vm " + spec.name + ": no kernel to boot");
+  if (spec.machine_type.find(',') != std::string::npos) {
+    throw LaunchError("vm " + spec.name + ": machine type options ('" + spec.machine_type +
+                      "') have no libvirt domain XML form here");
+  }
+  std::string problem;
+  auto topo = ResolveTopology(spec.smp, &problem);
+  if (!topo) throw LaunchError("vm " + spec.name + ": " + problem);
+  const int max = topo->maxcpus;
+  std::string x = "<domain type='" + std::string(accel == Accel::kKvm ? "kvm" : "qemu") +
+                  "' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n";
+  x += "  <name>" + XmlEscape(spec.name) + "</name>\n";
+  x += "  <memory unit='MiB'>" + std::to_string(spec.memory_mib) + "</memory>\n";
+  x += "  <vcpu placement='static' current='" + std::to_string(topo->cpus) + "'>" +
+       std::to_string(max) + "</vcpu>\n  <vcpus>\n";
+  // Boot vCPUs are libvirt's first ids, enabled and not hot-pluggable (as
+  // -smp N makes them); the rest are hot-pluggable slots, disabled.
+  for (int i = 0; i < max; ++i) {
+    bool boot = i < topo->cpus;
+    x += "    <vcpu id='" + std::to_string(i) + "' enabled='" + (boot ? "yes" : "no") +
+         "' hotpluggable='" + (boot ? "no" : "yes") + "'" +
+         (boot ? " order='" + std::to_string(i + 1) + "'" : "") + "/>\n";
+  }
+  x += "  </vcpus>\n  <os>\n";
+  // <type machine> takes the plain name; libvirt turns q35 into -machine q35 itself.
+  x += "    <type arch='x86_64' machine='" + XmlEscape(spec.machine_type) + "'>hvm</type>\n";
+  x += "    <kernel>" + XmlEscape(spec.kernel.string()) + "</kernel>\n";
+  if (!spec.initrd.empty()) x += "    <initrd>" + XmlEscape(spec.initrd.string()) + "</initrd>\n";
+  if (!spec.append.empty()) x += "    <cmdline>" + XmlEscape(spec.append) + "</cmdline>\n";
+  x += "  </os>\n  <features><acpi/><apic/></features>\n";
+  // Always an explicit topology: without one libvirt writes sockets=N,cores=1,
+  // not the layout -smp gives the direct backend.
+  // QEMU's "max" and "host" are CPU modes in libvirt, not models.
+  std::string cpu = spec.cpu_model == "max"    ? "<cpu mode='maximum' check='none'>"
+                    : spec.cpu_model == "host" ? "<cpu mode='host-passthrough' check='none'>"
+                                               : "<cpu mode='custom' match='exact' check='none'><model "
+                                                 "fallback='forbid'>" + XmlEscape(spec.cpu_model) + "</model>";
+  x += "  " + cpu + "<topology sockets='" + std::to_string(topo->sockets) +
+       "' dies='" + std::to_string(topo->dies) + "' cores='" + std::to_string(topo->cores) +
+       "' threads='" + std::to_string(topo->threads) + "'/></cpu>\n";
+  x += "  <on_poweroff>destroy</on_poweroff>\n  <on_reboot>destroy</on_reboot>\n"
+       "  <on_crash>destroy</on_crash>\n  <devices>\n";
+  // libvirt wants a path: a bare name is looked up on cpuhp's PATH.
+  x += "    <emulator>" + XmlEscape(FindInPath(spec.qemu_binary).value_or(spec.qemu_binary).string()) +
+       "</emulator>\n";
+  // The console to cpuhp's socket: the same bounded SerialLogPump as the direct backend.
+  x += "    <serial type='unix'><source mode='connect' path='" + XmlEscape(paths.serial_socket.string()) +
+       "'/><target port='0'/></serial>\n";
+  x += "    <controller type='usb' model='none'/>\n    <controller type='virtio-serial' index='0'/>\n";
+  x += "    <memballoon model='none'/>\n  </devices>\n  <qemu:commandline>\n";
+  // cpuhp's query-only monitor and its guest agent port (the kit's qemu-ga
+  // opens the port named org.qemu.guest_agent.0; libvirt has none of its own).
+  AddQemuArgs(x, {"-chardev", "socket,id=cpuhpqmp,path=" + OptValue(paths.qmp_socket.string()),
+                  "-mon", "chardev=cpuhpqmp,mode=control",
+                  "-chardev", "socket,id=cpuhpqga,path=" + OptValue(paths.agent_socket.string()),
+                  // JSON, as libvirt writes its own -device: QEMU creates
+                  // the legacy-syntax devices first, before the controller.
+                  "-device", R"({"driver":"virtserialport","bus":"virtio-serial0.0","chardev":"cpuhpqga",)"
+                             R"("name":"org.qemu.guest_agent.0"})"});
+  for (const auto& a : spec.extra_args) AddQemuArgs(x, {a});
+  x += "  </qemu:commandline>\n</domain>\n";
+  return x;
+}
+
+// --- LibvirtHotplug -------------------------------------------------------
+
+std::optional<int> LibvirtHotplug::VcpuIdOf(const CpuProps& props) {
+  auto slots = Slots();
+  std::sort(slots.begin(), slots.end(), SlotOrderLess);
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const CpuProps& p = slots[i].props;
+    if (p.socket_id == props.socket_id && p.die_id == props.die_id && p.core_id == props.core_id &&
+        p.thread_id == props.thread_id) {
+      return static_cast<int>(i);
+    }
+  }
+  return std::nullopt;
+}
+
+void LibvirtHotplug::SetVcpu(int vcpu, bool enable) {
+  const std::string call = "virDomainSetVcpu(" + std::to_string(vcpu) + ", " + (enable ? "enable" : "disable") + ", LIVE)";
+  transcript_.Record("libvirt", Transcript::Direction::kSent, call);
+  try {
+    CheckLibvirt(virDomainSetVcpu(domain_, std::to_string(vcpu).c_str(), enable ? 1 : 0,
+                                  VIR_DOMAIN_AFFECT_LIVE),
+                 call);
+  } catch (const LibvirtError& e) {
+    transcript_.Record("libvirt", Transcript::Direction::kReceived, e.what());
+    throw;
+  }
+  transcript_.Record("libvirt", Transcript::Direction::kReceived, "ok");
+}
+
+void LibvirtHotplug::Plug(const HotpluggableCpu& slot, const std::string& id, const Deadline& deadline) {
+  auto vcpu = VcpuIdOf(slot.props);
+  if (!vcpu) throw HotplugError("plug of " + id + ": no slot at " + slot.props.ToDeviceArgs());
+  LOG(kInfo, "hotplug") << "plugging " << id << " as libvirt vCPU " << *vcpu;
+  SetVcpu(*vcpu, true);
+  ids_[id] = *vcpu;
+  // libvirt device_adds it under its own id ("vcpuN"): read it back from QEMU.
+  std::string qemu_id;
+  for (const auto& s : Slots()) {
+    if (s.props == slot.props && s.plugged()) qemu_id = PluggedDeviceId(s).value_or(*s.qom_path);
+  }
+  if (qemu_id.empty()) {
+    throw HotplugError("plug of " + id + ": libvirt enabled vCPU " + std::to_string(*vcpu) +
+                       " but QEMU shows slot " + slot.props.ToDeviceArgs() + " free");
+  }
+  qmp_.WaitForEvent("ACPI_DEVICE_OST", MatchData({{"info", {{"device", qemu_id}}}}), deadline);
+}
+
+void LibvirtHotplug::DeviceAdd(const std::string&, const std::string& id, const CpuProps& props,
+                               const Deadline&) {
+  auto vcpu = VcpuIdOf(props);
+  if (!vcpu) throw HotplugError("plug of " + id + ": QEMU has no slot at " + props.ToDeviceArgs());
+  SetVcpu(*vcpu, true);
+  ids_[id] = *vcpu;
+}
+
+HotplugDriver::UnplugResult LibvirtHotplug::Unplug(const std::string& target, const Deadline& deadline) {
+  auto slots = Slots();
+  std::sort(slots.begin(), slots.end(), SlotOrderLess);
+  std::optional<int> vcpu;
+  if (auto it = ids_.find(target); it != ids_.end()) vcpu = it->second;
+  for (size_t i = 0; i < slots.size() && !vcpu; ++i) {
+    if (PluggedDeviceId(slots[i]) == target || slots[i].qom_path == target) vcpu = static_cast<int>(i);
+  }
+  if (!vcpu) throw HotplugError("unplug of " + target + ": no plugged CPU by that id");
+  const HotpluggableCpu& slot = slots[*vcpu];
+  // What QEMU calls it, for the eject events.
+  std::string qemu_id = slot.plugged() ? PluggedDeviceId(slot).value_or(*slot.qom_path) : target;
+  std::string acpi_slot = AcpiSlotOf(QueryHotpluggableCpus(qmp_), qemu_id);
+  LOG(kInfo, "hotplug") << "unplugging " << target << " (libvirt vCPU " << *vcpu << ", " << qemu_id << ")";
+  std::optional<LibvirtError> libvirt_said;
+  try {
+    SetVcpu(*vcpu, false);
+  } catch (const LibvirtError& e) {
+    if (e.code() != kLibvirtUnplugTimeoutCode) throw;
+    libvirt_said = e;
+  }
+  UnplugResult result;
+  try {
+    result = WaitForUnplug(qmp_, qemu_id, std::move(acpi_slot), deadline);
+  } catch (Error& e) {
+    if (libvirt_said) e.AddContext(std::string("libvirt had answered: ") + libvirt_said->what());
+    throw;
+  }
+  if (libvirt_said) {
+    result.backend_disagreement = "libvirt reported \"" + libvirt_said->libvirt_message() + "\" (code " +
+                                  std::to_string(libvirt_said->code()) +
+                                  ") while the guest ejected the CPU and QEMU freed its slot";
+    LOG(kWarning, "hotplug") << target << ": " << result.backend_disagreement;
+    transcript_.Record("libvirt", Transcript::Direction::kNote,
+                       "disagreement: " + result.backend_disagreement);
+  }
+  ids_.erase(target);
+  return result;
+}
+
+// --- LibvirtMachine -------------------------------------------------------
+
+LibvirtMachine::LibvirtMachine(MachineSpec spec, fs::path artifacts_dir)
+    : spec_(std::move(spec)), artifacts_dir_(std::move(artifacts_dir)) {}
+
+LibvirtMachine::~LibvirtMachine() { Shutdown(kTeardownShutdownTimeout); }
+
+QmpClient& LibvirtMachine::Qmp() {
+  if (!qmp_) throw Error("vm " + name() + ": not launched (no QMP connection)");
+  return *qmp_;
+}
+
+AgentClient& LibvirtMachine::Agent() {
+  if (!agent_) throw Error("vm " + name() + ": not launched (no guest agent connection)");
+  return *agent_;
+}
+
+LibvirtHotplug& LibvirtMachine::Hotplug() {
+  if (!hotplug_) throw Error("vm " + name() + ": not launched (no libvirt domain)");
+  return *hotplug_;
+}
+
+std::unique_ptr<Vm> LibvirtMachine::MigrateTo(const fs::path&, const MigrationOptions&, MigrationResult*) {
+  throw MigrationError("vm " + name() + ": migration through libvirt is not implemented yet");
+}
+
+std::string LibvirtMachine::DomainName() const {
+  // libvirt refuses '/' in names; the private daemon holds one domain, a
+  // shared one may hold others: the pid keeps two cpuhp runs apart.
+  std::string n = "cpuhp-" + std::to_string(::getpid()) + "-";
+  for (char c : spec_.name) n += (c == '/' || c == ' ') ? '_' : c;
+  return n;
+}
+
+fs::path LibvirtMachine::QemuLogPath() const {
+  if (!daemon_) return {};
+  return daemon_->log_dir() / "qemu" / (DomainName() + ".log");
+}
+
+bool LibvirtMachine::Running() {
+  if (!domain_) return false;
+  int active = virDomainIsActive(domain_.get());
+  return active == 1;
+}
+
+std::string LibvirtMachine::SerialTail(int lines) const {
+  return TailOfFile(paths_.serial_log, lines);
+}
+
+std::string LibvirtMachine::GuestKernelDiagnosis() const {
+  std::error_code absent;
+  if (!fs::exists(paths_.serial_log, absent)) return "";
+  auto distress = FindKernelDistress(ReadConsoleForDiagnosis(paths_.serial_log));
+  return distress ? "\nguest kernel in trouble: " + *distress : "";
+}
+
+ConsoleLineWait LibvirtMachine::WaitForConsoleLine(const LinePattern& pattern, const Deadline& deadline) {
+  if (!serial_pump_) throw Error("vm " + name() + ": no console to read (not launched, or shut down)");
+  ConsoleLineWait wait = serial_pump_->WaitForLine(
+      console_matched_, [&](std::string_view line) { return pattern.Matches(line); }, deadline);
+  if (wait.line) console_matched_ = wait.line->number;
+  return wait;
+}
+
+void LibvirtMachine::AddContext(Error& e) {
+  std::string state = !domain_ ? "not started" : Running() ? "running under libvirt" : "domain not running";
+  std::string ctx = "vm " + name() + " (" + state + ", " + uri_ + "), artifacts in " + artifacts_dir_.string();
+  if (fs::path log = QemuLogPath(); !log.empty()) {
+    std::string tail = TailOfFile(log, kContextLogLines);
+    if (!tail.empty()) ctx += "\nqemu log (last lines):\n" + tail;
+  }
+  std::string serial = SerialTail(kContextLogLines);
+  if (!serial.empty()) ctx += "\nserial.log (last lines):\n" + serial;
+  ctx += GuestKernelDiagnosis();
+  e.AddContext(ctx);
+}
+
+void LibvirtMachine::FailLaunch(const std::string& why) {
+  std::string qemu_log = QemuLogPath().empty() ? "" : TailOfFile(QemuLogPath(), kContextLogLines);
+  LaunchError e("vm " + name() + " (libvirt): " + why,
+                {.command = {"virDomainCreateXML", (artifacts_dir_ / "domain.xml").string()},
+                 .qemu_log_tail = qemu_log,
+                 .serial_tail = SerialTail(kContextLogLines)});
+  AddContext(e);
+  Kill();
+  throw e;
+}
+
+void LibvirtMachine::Launch(const Deadline& boot_deadline) {
+  if (domain_) throw Error("vm " + name() + ": already launched");
+  InitLibvirt();
+  AccelChoice accel = ResolveAccel(spec_.accel, spec_.qemu_binary);
+  accel_ = accel.accel;
+  accel_reason_ = accel.reason;
+  MakeDirs(artifacts_dir_);
+  transcript_ = std::make_unique<Transcript>(artifacts_dir_ / "transcript.log");
+  if (spec_.libvirt_uri.empty()) {
+    daemon_.emplace(LibvirtDaemonOptions{.log_dir = artifacts_dir_ / "libvirt"},
+                    Deadline::After(kLibvirtdStartTimeout).Min(boot_deadline));
+    uri_ = daemon_->uri();
+  } else {
+    uri_ = spec_.libvirt_uri;
+  }
+  conn_ = OpenLibvirt(uri_);
+  socket_dir_.emplace(fs::temp_directory_path(), "cpuhp-");
+  paths_ = {socket_dir_->path() / "qmp.sock", socket_dir_->path() / "qga.sock",
+            artifacts_dir_ / "serial.log", socket_dir_->path() / "console.sock"};
+  UniqueFd qmp_listen = ListenUnix(paths_.qmp_socket);
+  UniqueFd agent_listen = ListenUnix(paths_.agent_socket);
+  UniqueFd serial_listen = ListenUnix(paths_.serial_socket);
+  MachineSpec named = spec_;
+  named.name = DomainName();
+  std::string xml = BuildDomainXml(named, accel_, paths_);
+  {
+    std::ofstream out(artifacts_dir_ / "domain.xml");
+    out << xml;
+  }
+  transcript_->Record("libvirt", Transcript::Direction::kSent, "virDomainCreateXML on " + uri_);
+  LOG(kInfo, "vm") << name() << ": starting a libvirt domain (" << AccelName(accel_) << ", " << uri_ << ")";
+  Clock::time_point started = Clock::now();
+  // AUTODESTROY: the domain dies with this connection, so a remote daemon
+  // keeps no guest of a cpuhp that died.
+  virDomainPtr d = virDomainCreateXML(conn_.get(), xml.c_str(), VIR_DOMAIN_START_AUTODESTROY);
+  if (!d) FailLaunch(LastLibvirtError("virDomainCreateXML").what());
+  domain_.reset(d);
+  if (LibvirtString live{virDomainGetXMLDesc(d, 0)}) {
+    std::ofstream out(artifacts_dir_ / "domain-live.xml");
+    out << live.get();
+  }
+  auto accept = [&](int fd, const char* what) {
+    UniqueFd c = AcceptWithDeadline(fd, Deadline::After(kAcceptAfterCreateTimeout).Min(boot_deadline));
+    if (!c) FailLaunch(std::string("QEMU did not connect its ") + what + " socket");
+    return c;
+  };
+  qmp_ = std::make_unique<QmpClient>(accept(qmp_listen.get(), "QMP"), "qmp", transcript_.get());
+  serial_pump_ = std::make_unique<SerialLogPump>(accept(serial_listen.get(), "serial console"), paths_.serial_log);
+  agent_ = std::make_unique<AgentClient>(accept(agent_listen.get(), "guest agent"), "qga", transcript_.get());
+  try {
+    qmp_->Handshake(boot_deadline);
+  } catch (Error& e) {
+    FailLaunch(std::string("QMP handshake failed: ") + e.what());
+  }
+  hotplug_ = std::make_unique<LibvirtHotplug>(domain_.get(), *qmp_, *transcript_);
+  try {
+    agent_->Sync(boot_deadline);
+  } catch (const Error& e) {
+    FailLaunch(std::string("the guest agent did not answer: ") + e.what() + ": " +
+               ExplainBootFailure(ReadConsoleForDiagnosis(paths_.serial_log)));
+  }
+  boot_time_ = Clock::now() - started;
+  LOG(kInfo, "vm") << name() << ": guest agent answered after " << FormatDuration(boot_time_);
+}
+
+LibvirtView LibvirtMachine::ReadLibvirtView() {
+  if (!domain_) throw Error("vm " + name() + ": not launched (no libvirt domain)");
+  LibvirtString xml = CheckLibvirt(virDomainGetXMLDesc(domain_.get(), 0), "virDomainGetXMLDesc");
+  LibvirtView view = ParseLibvirtVcpus(xml.get());
+  view.live_count = CheckLibvirt(virDomainGetVcpusFlags(domain_.get(), VIR_DOMAIN_AFFECT_LIVE),
+                                 "virDomainGetVcpusFlags(LIVE)");
+  view.maximum_count = CheckLibvirt(
+      virDomainGetVcpusFlags(domain_.get(), VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_VCPU_MAXIMUM),
+      "virDomainGetVcpusFlags(LIVE|MAXIMUM)");
+  return view;
+}
+
+void LibvirtMachine::Shutdown(Clock::duration) noexcept {
+  // The guest kit has no ACPI power-off handling worth waiting for: destroy
+  // (SIGTERM, then SIGKILL, by libvirt) is the quit.
+  if (domain_ && transcript_) {
+    transcript_->Record("libvirt", Transcript::Direction::kNote, "virDomainDestroy");
+  }
+  Kill();
+}
+
+void LibvirtMachine::Kill() noexcept {
+  if (domain_) {
+    if (virDomainIsActive(domain_.get()) == 1) virDomainDestroy(domain_.get());
+    LOG(kInfo, "vm") << name() << ": libvirt domain destroyed";
+  }
+  hotplug_.reset();
+  domain_.reset();
+  conn_.reset();
+  serial_pump_.reset();
+  qmp_.reset();
+  agent_.reset();
+  if (daemon_) daemon_->Stop();
+  daemon_.reset();
+  socket_dir_.reset();
+}
+
+}  // namespace cpuhp
