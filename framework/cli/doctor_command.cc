@@ -16,6 +16,7 @@
 #include "vm/kits.h"
 #include "vm/machine_spec.h"
 #include "vm/qemu_info.h"
+#include "vm/vm.h"
 
 namespace cpuhp {
 namespace {
@@ -140,6 +141,10 @@ int RunDoctorCommand(const std::vector<std::string>& argv) {
   findings.push_back({"socat", InPath("socat") ? Status::kPass : Status::kWarn,
                       InPath("socat") ? "found (repro scripts drive QMP with it)"
                                       : "not found: generated repro scripts need it (apt-get install socat)"});
+  const std::string libvirt = BackendUnavailableReason("libvirt");
+  findings.push_back({"libvirt backend", libvirt.empty() ? Status::kPass : Status::kWarn,
+                      libvirt.empty() ? "a private libvirtd can run (machine.backend: libvirt)"
+                                      : libvirt + ": machine.backend libvirt cannot run here"});
 
   bool ok = true;
   for (const auto& f : findings) ok = ok && f.status != Status::kFail;

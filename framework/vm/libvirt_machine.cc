@@ -7,6 +7,8 @@
 #include "util/fd.h"
 #include "util/file.h"
 #include "util/log.h"
+#include "guest/cpu_snapshot.h"
+#include "vm/host_view.h"
 #include "vm/migration.h"
 
 namespace cpuhp {
@@ -233,11 +235,9 @@ LibvirtHotplug& LibvirtMachine::Hotplug() {
   return *hotplug_;
 }
 
-std::unique_ptr<Vm> LibvirtMachine::MigrateTo(const fs::path&, const MigrationOptions&, MigrationResult*) {
-  throw MigrationError("vm " + name() + ": migration through libvirt is not implemented yet");
-}
-
 std::string LibvirtMachine::DomainName() const {
+  // A migration destination keeps the source's name.
+  if (!domain_name_.empty()) return domain_name_;
   // libvirt refuses '/' in names; the private daemon holds one domain, a
   // shared one may hold others: the pid keeps two cpuhp runs apart.
   std::string n = "cpuhp-" + std::to_string(::getpid()) + "-";
@@ -299,8 +299,7 @@ void LibvirtMachine::FailLaunch(const std::string& why) {
   throw e;
 }
 
-void LibvirtMachine::Launch(const Deadline& boot_deadline) {
-  if (domain_) throw Error("vm " + name() + ": already launched");
+void LibvirtMachine::Prepare(const Deadline& deadline) {
   InitLibvirt();
   AccelChoice accel = ResolveAccel(spec_.accel, spec_.qemu_binary);
   accel_ = accel.accel;
@@ -309,7 +308,7 @@ void LibvirtMachine::Launch(const Deadline& boot_deadline) {
   transcript_ = std::make_unique<Transcript>(artifacts_dir_ / "transcript.log");
   if (spec_.libvirt_uri.empty()) {
     daemon_.emplace(LibvirtDaemonOptions{.log_dir = artifacts_dir_ / "libvirt"},
-                    Deadline::After(kLibvirtdStartTimeout).Min(boot_deadline));
+                    Deadline::After(kLibvirtdStartTimeout).Min(deadline));
     uri_ = daemon_->uri();
   } else {
     uri_ = spec_.libvirt_uri;
@@ -318,25 +317,13 @@ void LibvirtMachine::Launch(const Deadline& boot_deadline) {
   socket_dir_.emplace(fs::temp_directory_path(), "cpuhp-");
   paths_ = {socket_dir_->path() / "qmp.sock", socket_dir_->path() / "qga.sock",
             artifacts_dir_ / "serial.log", socket_dir_->path() / "console.sock"};
-  UniqueFd qmp_listen = ListenUnix(paths_.qmp_socket);
-  UniqueFd agent_listen = ListenUnix(paths_.agent_socket);
-  UniqueFd serial_listen = ListenUnix(paths_.serial_socket);
-  MachineSpec named = spec_;
-  named.name = DomainName();
-  std::string xml = BuildDomainXml(named, accel_, paths_);
-  {
-    std::ofstream out(artifacts_dir_ / "domain.xml");
-    out << xml;
-  }
-  transcript_->Record("libvirt", Transcript::Direction::kSent, "virDomainCreateXML on " + uri_);
-  LOG(kInfo, "vm") << name() << ": starting a libvirt domain (" << AccelName(accel_) << ", " << uri_ << ")";
-  Clock::time_point started = Clock::now();
-  // AUTODESTROY: the domain dies with this connection, so a remote daemon
-  // keeps no guest of a cpuhp that died.
-  virDomainPtr d = virDomainCreateXML(conn_.get(), xml.c_str(), VIR_DOMAIN_START_AUTODESTROY);
-  if (!d) FailLaunch(LastLibvirtError("virDomainCreateXML").what());
-  domain_.reset(d);
-  if (LibvirtString live{virDomainGetXMLDesc(d, 0)}) {
+  qmp_listen_ = ListenUnix(paths_.qmp_socket);
+  agent_listen_ = ListenUnix(paths_.agent_socket);
+  serial_listen_ = ListenUnix(paths_.serial_socket);
+}
+
+void LibvirtMachine::Connect(const Deadline& boot_deadline) {
+  if (LibvirtString live{virDomainGetXMLDesc(domain_.get(), 0)}) {
     std::ofstream out(artifacts_dir_ / "domain-live.xml");
     out << live.get();
   }
@@ -345,9 +332,12 @@ void LibvirtMachine::Launch(const Deadline& boot_deadline) {
     if (!c) FailLaunch(std::string("QEMU did not connect its ") + what + " socket");
     return c;
   };
-  qmp_ = std::make_unique<QmpClient>(accept(qmp_listen.get(), "QMP"), "qmp", transcript_.get());
-  serial_pump_ = std::make_unique<SerialLogPump>(accept(serial_listen.get(), "serial console"), paths_.serial_log);
-  agent_ = std::make_unique<AgentClient>(accept(agent_listen.get(), "guest agent"), "qga", transcript_.get());
+  qmp_ = std::make_unique<QmpClient>(accept(qmp_listen_.get(), "QMP"), "qmp", transcript_.get());
+  serial_pump_ = std::make_unique<SerialLogPump>(accept(serial_listen_.get(), "serial console"), paths_.serial_log);
+  agent_ = std::make_unique<AgentClient>(accept(agent_listen_.get(), "guest agent"), "qga", transcript_.get());
+  qmp_listen_.reset();
+  agent_listen_.reset();
+  serial_listen_.reset();
   try {
     qmp_->Handshake(boot_deadline);
   } catch (Error& e) {
@@ -360,8 +350,125 @@ void LibvirtMachine::Launch(const Deadline& boot_deadline) {
     FailLaunch(std::string("the guest agent did not answer: ") + e.what() + ": " +
                ExplainBootFailure(ReadConsoleForDiagnosis(paths_.serial_log)));
   }
-  boot_time_ = Clock::now() - started;
+  boot_time_ = Clock::now() - started_;
   LOG(kInfo, "vm") << name() << ": guest agent answered after " << FormatDuration(boot_time_);
+}
+
+void LibvirtMachine::Launch(const Deadline& boot_deadline) {
+  if (domain_) throw Error("vm " + name() + ": already launched");
+  Prepare(boot_deadline);
+  MachineSpec named = spec_;
+  named.name = DomainName();
+  std::string xml = BuildDomainXml(named, accel_, paths_);
+  {
+    std::ofstream out(artifacts_dir_ / "domain.xml");
+    out << xml;
+  }
+  transcript_->Record("libvirt", Transcript::Direction::kSent, "virDomainCreateXML on " + uri_);
+  LOG(kInfo, "vm") << name() << ": starting a libvirt domain (" << AccelName(accel_) << ", " << uri_ << ")";
+  started_ = Clock::now();
+  // A domain on someone else's daemon dies with this connection
+  // (AUTODESTROY), so that it keeps no guest of a cpuhp that died; a private
+  // daemon dies with cpuhp anyway, and its domains must be able to migrate,
+  // which AUTODESTROY forbids.
+  virDomainPtr d = virDomainCreateXML(conn_.get(), xml.c_str(),
+                                      spec_.libvirt_uri.empty() ? 0 : VIR_DOMAIN_START_AUTODESTROY);
+  if (!d) FailLaunch(LastLibvirtError("virDomainCreateXML").what());
+  domain_.reset(d);
+  Connect(boot_deadline);
+}
+
+std::unique_ptr<Vm> LibvirtMachine::MigrateTo(const fs::path& destination_artifacts,
+                                              const MigrationOptions& options, MigrationResult* result) {
+  std::string unsupported;
+  if (options.cancel_after) unsupported = "cancel_after";
+  if (options.postcopy) unsupported = "postcopy";
+  if (options.probe_hotplug) unsupported = "probe_hotplug";
+  if (options.fault != MigrationOptions::Fault::kNone) unsupported = "fault";
+  if (!options.omit_cpu_devices.empty()) unsupported = "omit_cpu_devices";
+  if (options.transport != MigrationOptions::Transport::kUnix) unsupported = "transport tcp";
+  if (!unsupported.empty()) throw MigrationError("vm " + name() + ": " + unsupported + " is not implemented for libvirt migration");
+  if (!daemon_) throw MigrationError("vm " + name() + ": libvirt migration runs between cpuhp's private daemons (no --libvirt-uri)");
+  MigrationResult r;
+  r.destination_name = destination_artifacts.filename().string();
+  HostView before = ReadHostView(Qmp());
+  GuestSnapshot guest_before = ReadGuestSnapshot(Agent());
+  MachineSpec dspec = spec_;
+  dspec.name = r.destination_name;
+  auto dest = std::make_unique<LibvirtMachine>(dspec, destination_artifacts);
+  dest->domain_name_ = DomainName();
+  dest->Prepare(Deadline::After(kBootTimeout));
+  // The destination XML: the source's migratable XML with cpuhp's sockets
+  // (QMP, agent, console) moved to the destination's.
+  LibvirtString source_xml = CheckLibvirt(virDomainGetXMLDesc(domain_.get(), VIR_DOMAIN_XML_MIGRATABLE),
+                                          "virDomainGetXMLDesc(MIGRATABLE)");
+  std::string xml = source_xml.get();
+  for (auto [from, to] : {std::pair{paths_.qmp_socket, dest->paths_.qmp_socket},
+                          std::pair{paths_.agent_socket, dest->paths_.agent_socket},
+                          std::pair{paths_.serial_socket, dest->paths_.serial_socket}}) {
+    for (size_t at; (at = xml.find(from.string())) != std::string::npos;) xml.replace(at, from.string().size(), to.string());
+  }
+  {
+    std::ofstream out(destination_artifacts / "domain.xml");
+    out << xml;
+  }
+  TempDir stream_dir(fs::temp_directory_path(), "cpuhp-mig-");
+  r.uri = "unix://" + (stream_dir.path() / "migrate.sock").string();
+  virTypedParameterPtr params = nullptr;
+  int n = 0, max = 0;
+  virTypedParamsAddString(&params, &n, &max, VIR_MIGRATE_PARAM_URI, r.uri.c_str());
+  virTypedParamsAddString(&params, &n, &max, VIR_MIGRATE_PARAM_DEST_XML, xml.c_str());
+  if (options.max_bandwidth) {
+    virTypedParamsAddULLong(&params, &n, &max, VIR_MIGRATE_PARAM_BANDWIDTH, *options.max_bandwidth >> 20);
+  }
+  const std::string call = "virDomainMigrateToURI3(" + dest->uri_ + ", LIVE|PEER2PEER, " + r.uri + ")";
+  transcript_->Record("libvirt", Transcript::Direction::kSent, call);
+  LOG(kInfo, "migration") << name() << " -> " << r.destination_name << " through libvirt";
+  Clock::time_point t0 = Clock::now();
+  dest->started_ = t0;
+  int rc = virDomainMigrateToURI3(domain_.get(), dest->uri_.c_str(), params, n,
+                                  VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER);
+  virTypedParamsFree(params, n);
+  if (rc < 0) {
+    LibvirtError e = LastLibvirtError(call);
+    transcript_->Record("libvirt", Transcript::Direction::kReceived, e.what());
+    r.status = "failed";
+    r.wall_time = Clock::now() - t0;
+    if (result) *result = r;
+    MigrationError m(std::string("vm ") + name() + ": migration through libvirt failed: " + e.what());
+    AddContext(m);
+    throw m;
+  }
+  transcript_->Record("libvirt", Transcript::Direction::kReceived, "ok");
+  dest->domain_.reset(CheckLibvirt(virDomainLookupByName(dest->conn_.get(), dest->domain_name_.c_str()),
+                                   "virDomainLookupByName on the destination").release());
+  dest->Connect(Deadline::After(kBootTimeout));
+  r.wall_time = Clock::now() - t0;
+  r.status = "completed";
+  // The completed job's statistics, kept by the destination.
+  int type = 0, nstats = 0;
+  virTypedParameterPtr stats = nullptr;
+  if (virDomainGetJobStats(dest->domain_.get(), &type, &stats, &nstats, VIR_DOMAIN_JOB_STATS_COMPLETED) == 0) {
+    unsigned long long v = 0;
+    if (virTypedParamsGetULLong(stats, nstats, VIR_DOMAIN_JOB_TIME_ELAPSED, &v) == 1) r.total_time_ms = static_cast<int64_t>(v);
+    if (virTypedParamsGetULLong(stats, nstats, VIR_DOMAIN_JOB_DOWNTIME, &v) == 1) r.downtime_ms = static_cast<int64_t>(v);
+    virTypedParamsFree(stats, nstats);
+  }
+  dest->hotplug_->AdoptIds(hotplug_->ids());
+  if (options.verify) {
+    r.source_view = before;
+    r.destination_view = ReadHostView(dest->Qmp());
+    r.differences = CompareHostViews(before, *r.destination_view);
+    for (auto& d : CompareGuestSnapshots(guest_before, ReadGuestSnapshot(dest->Agent()))) r.differences.push_back(d);
+  }
+  // Peer-to-peer: libvirt has already ended the source QEMU.
+  Shutdown();
+  if (result) *result = r;
+  if (!r.differences.empty()) {
+    throw MigrationCheckFailure("migration through libvirt changed the vCPU views: " + r.differences.front(),
+                                r.differences);
+  }
+  return dest;
 }
 
 LibvirtView LibvirtMachine::ReadLibvirtView() {
@@ -371,7 +478,7 @@ LibvirtView LibvirtMachine::ReadLibvirtView() {
   view.live_count = CheckLibvirt(virDomainGetVcpusFlags(domain_.get(), VIR_DOMAIN_AFFECT_LIVE),
                                  "virDomainGetVcpusFlags(LIVE)");
   view.maximum_count = CheckLibvirt(
-      virDomainGetVcpusFlags(domain_.get(), VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_VCPU_MAXIMUM),
+      virDomainGetVcpusFlags(domain_.get(), unsigned{VIR_DOMAIN_AFFECT_LIVE} | VIR_DOMAIN_VCPU_MAXIMUM),
       "virDomainGetVcpusFlags(LIVE|MAXIMUM)");
   return view;
 }
@@ -393,6 +500,9 @@ void LibvirtMachine::Kill() noexcept {
   hotplug_.reset();
   domain_.reset();
   conn_.reset();
+  qmp_listen_.reset();
+  agent_listen_.reset();
+  serial_listen_.reset();
   serial_pump_.reset();
   qmp_.reset();
   agent_.reset();

@@ -70,6 +70,10 @@ class LibvirtHotplug final : public HotplugDriver {
   // the eject is followed on QMP as usual and, if it completes, the result
   // names the disagreement (backend_disagreement) instead of failing.
   UnplugResult Unplug(const std::string& target, const Deadline& deadline) override;
+  // The runner's ids of the vCPUs plugged through this driver (a migration
+  // destination takes them over).
+  const std::map<std::string, int>& ids() const { return ids_; }
+  void AdoptIds(std::map<std::string, int> ids) { ids_ = std::move(ids); }
 
  private:
   // libvirt's vCPU id of the slot at `props`; nullopt when no slot is there.
@@ -97,7 +101,13 @@ class LibvirtMachine final : public Vm {
   QmpClient& Qmp() override;
   AgentClient& Agent() override;
   LibvirtHotplug& Hotplug() override;
-  // Not implemented for libvirt yet: throws MigrationError.
+  // Live, peer-to-peer migration to a second private libvirtd
+  // (virDomainMigrateToURI3 to its qemu+unix:// URI, the stream over a unix://
+  // socket), the destination XML being the source's migratable XML with
+  // cpuhp's socket paths moved; then the same cross-hop comparison of QEMU's
+  // and the guest's views as the direct backend. Only plain migrations:
+  // cancel, postcopy, probes, faults, omit_cpu_devices and tcp throw
+  // MigrationError, as does a VM on a daemon given by URI.
   std::unique_ptr<Vm> MigrateTo(const std::filesystem::path& destination_artifacts,
                                 const MigrationOptions& options, MigrationResult* result) override;
   std::optional<LibvirtView> ReadBackendView() override { return ReadLibvirtView(); }
@@ -124,6 +134,11 @@ class LibvirtMachine final : public Vm {
  private:
   static constexpr int kContextLogLines = 10;
   [[noreturn]] void FailLaunch(const std::string& why);
+  // Launch() in two halves: the daemon, the connection, cpuhp's sockets ...
+  void Prepare(const Deadline& deadline);
+  // ... and, once the domain runs (created, or migrated in), the accepts,
+  // the QMP handshake and the guest agent.
+  void Connect(const Deadline& deadline);
   std::filesystem::path QemuLogPath() const;
   std::string DomainName() const;
 
@@ -137,6 +152,9 @@ class LibvirtMachine final : public Vm {
   LibvirtDomain domain_;
   std::optional<TempDir> socket_dir_;
   MachinePaths paths_;
+  UniqueFd qmp_listen_, agent_listen_, serial_listen_;
+  std::string domain_name_;
+  Clock::time_point started_;
   std::unique_ptr<Transcript> transcript_;
   std::unique_ptr<SerialLogPump> serial_pump_;
   std::unique_ptr<QmpClient> qmp_;

@@ -3,6 +3,7 @@
 
 #include "vm/machine.h"
 #ifdef CPUHP_WITH_LIBVIRT
+#include "vm/libvirt_daemon.h"
 #include "vm/libvirt_machine.h"
 #endif
 
@@ -25,6 +26,14 @@ bool BackendBuilt(std::string_view backend) {
   if (backend == "libvirt") return true;
 #endif
   return backend == "qemu";
+}
+
+std::string BackendUnavailableReason(std::string_view backend) {
+  if (!BackendBuilt(backend)) return "backend '" + std::string(backend) + "' is not in this build";
+#ifdef CPUHP_WITH_LIBVIRT
+  if (backend == "libvirt") return LibvirtDaemonUnavailableReason();
+#endif
+  return "";
 }
 
 }  // namespace cpuhp

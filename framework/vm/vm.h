@@ -105,5 +105,8 @@ class Vm {
 std::unique_ptr<Vm> MakeVm(MachineSpec spec, std::filesystem::path artifacts_dir);
 // Whether this build has `backend` ("qemu" always, "libvirt" with CPUHP_WITH_LIBVIRT).
 bool BackendBuilt(std::string_view backend);
+// Why `backend` cannot run VMs on this host ("not in this build", "libvirtd
+// not found", ...), or "" when it can.
+std::string BackendUnavailableReason(std::string_view backend);
 
 }  // namespace cpuhp
