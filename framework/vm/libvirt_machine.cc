@@ -385,7 +385,6 @@ std::unique_ptr<Vm> LibvirtMachine::MigrateTo(const fs::path& destination_artifa
   if (options.postcopy) unsupported = "postcopy";
   if (options.probe_hotplug) unsupported = "probe_hotplug";
   if (options.fault != MigrationOptions::Fault::kNone) unsupported = "fault";
-  if (!options.omit_cpu_devices.empty()) unsupported = "omit_cpu_devices";
   if (options.transport != MigrationOptions::Transport::kUnix) unsupported = "transport tcp";
   if (!unsupported.empty()) throw MigrationError("vm " + name() + ": " + unsupported + " is not implemented for libvirt migration");
   if (!daemon_) throw MigrationError("vm " + name() + ": libvirt migration runs between cpuhp's private daemons (no --libvirt-uri)");
@@ -407,6 +406,14 @@ std::unique_ptr<Vm> LibvirtMachine::MigrateTo(const fs::path& destination_artifa
                           std::pair{paths_.agent_socket, dest->paths_.agent_socket},
                           std::pair{paths_.serial_socket, dest->paths_.serial_socket}}) {
     for (size_t at; (at = xml.find(from.string())) != std::string::npos;) xml.replace(at, from.string().size(), to.string());
+  }
+  // Wrong on purpose: the destination XML says these plugged vCPUs are not
+  // enabled; libvirt's ABI check must refuse it before anything starts.
+  for (const auto& id : options.omit_cpu_devices) {
+    auto it = hotplug_->ids().find(id);
+    if (it == hotplug_->ids().end()) throw MigrationError("omit_cpu_devices: no vCPU " + id + " was plugged through libvirt");
+    const std::string tag = "<vcpu id='" + std::to_string(it->second) + "' enabled='yes'";
+    if (size_t at = xml.find(tag); at != std::string::npos) xml.replace(at, tag.size(), "<vcpu id='" + std::to_string(it->second) + "' enabled='no'");
   }
   {
     std::ofstream out(destination_artifacts / "domain.xml");
