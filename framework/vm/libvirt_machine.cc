@@ -2,7 +2,10 @@
 
 #include <libvirt/libvirt-qemu.h>
 
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 #include "util/fd.h"
 #include "util/file.h"
@@ -381,7 +384,6 @@ void LibvirtMachine::Launch(const Deadline& boot_deadline) {
 std::unique_ptr<Vm> LibvirtMachine::MigrateTo(const fs::path& destination_artifacts,
                                               const MigrationOptions& options, MigrationResult* result) {
   std::string unsupported;
-  if (options.cancel_after) unsupported = "cancel_after";
   if (options.postcopy) unsupported = "postcopy";
   if (options.probe_hotplug) unsupported = "probe_hotplug";
   if (options.fault != MigrationOptions::Fault::kNone) unsupported = "fault";
@@ -433,11 +435,48 @@ std::unique_ptr<Vm> LibvirtMachine::MigrateTo(const fs::path& destination_artifa
   LOG(kInfo, "migration") << name() << " -> " << r.destination_name << " through libvirt";
   Clock::time_point t0 = Clock::now();
   dest->started_ = t0;
-  int rc = virDomainMigrateToURI3(domain_.get(), dest->uri_.c_str(), params, n,
-                                  VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER);
+  // The call blocks until the migration ends: with cancel_after it runs on a
+  // thread of its own while this one aborts the job (virDomainAbortJob) when
+  // the time comes, unless it ended first.
+  int rc = 0;
+  std::optional<LibvirtError> migrate_error;
+  bool aborted = false;
+  {
+    std::mutex m;
+    std::condition_variable ended_cv;
+    bool ended = false;
+    std::thread migrate([&] {
+      int result_rc = virDomainMigrateToURI3(domain_.get(), dest->uri_.c_str(), params, n,
+                                             VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER);
+      std::optional<LibvirtError> error;
+      if (result_rc < 0) error = LastLibvirtError(call);  // libvirt's last error is per thread
+      std::lock_guard lock(m);
+      rc = result_rc;
+      migrate_error = std::move(error);
+      ended = true;
+      ended_cv.notify_all();
+    });
+    if (options.cancel_after) {
+      std::unique_lock lock(m);
+      if (!ended_cv.wait_for(lock, *options.cancel_after, [&] { return ended; })) {
+        lock.unlock();
+        transcript_->Record("libvirt", Transcript::Direction::kSent, "virDomainAbortJob");
+        aborted = virDomainAbortJob(domain_.get()) == 0;
+        if (!aborted) LOG(kInfo, "migration") << LastLibvirtError("virDomainAbortJob").what();
+      }
+    }
+    migrate.join();
+  }
   virTypedParamsFree(params, n);
+  if (rc < 0 && aborted) {
+    transcript_->Record("libvirt", Transcript::Direction::kReceived, migrate_error->what());
+    r.status = "cancelled";
+    r.wall_time = Clock::now() - t0;
+    if (result) *result = r;
+    return nullptr;  // the source runs on; `dest` and its daemon go
+  }
   if (rc < 0) {
-    LibvirtError e = LastLibvirtError(call);
+    LibvirtError e = *migrate_error;
     transcript_->Record("libvirt", Transcript::Direction::kReceived, e.what());
     r.status = "failed";
     r.wall_time = Clock::now() - t0;

@@ -106,8 +106,9 @@ class LibvirtMachine final : public Vm {
   // socket), the destination XML being the source's migratable XML with
   // cpuhp's socket paths moved; then the same cross-hop comparison of QEMU's
   // and the guest's views as the direct backend. Only plain migrations:
-  // cancel, postcopy, probes, faults and tcp throw MigrationError, as does a
-  // VM on a daemon given by URI. omit_cpu_devices marks those vCPUs disabled
+  // postcopy, probes, faults and tcp throw MigrationError, as does a VM on a
+  // daemon given by URI. cancel_after aborts the job (virDomainAbortJob):
+  // "cancelled", nullptr, the source runs on. omit_cpu_devices marks those vCPUs disabled
   // in the destination XML (libvirt must refuse it).
   std::unique_ptr<Vm> MigrateTo(const std::filesystem::path& destination_artifacts,
                                 const MigrationOptions& options, MigrationResult* result) override;
