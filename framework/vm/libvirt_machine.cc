@@ -24,6 +24,8 @@ constexpr int kLibvirtUnplugTimeoutCode = VIR_ERR_OPERATION_TIMEOUT;
 // the accepts only take what is already queued.
 constexpr seconds kAcceptAfterCreateTimeout{10};
 constexpr seconds kTeardownShutdownTimeout{5};
+// probe_hotplug: how long after the migration call the plug is tried.
+constexpr milliseconds kProbeDelay{300};
 
 std::string XmlEscape(std::string_view s) {
   std::string out;
@@ -385,7 +387,6 @@ std::unique_ptr<Vm> LibvirtMachine::MigrateTo(const fs::path& destination_artifa
                                               const MigrationOptions& options, MigrationResult* result) {
   std::string unsupported;
   if (options.postcopy) unsupported = "postcopy";
-  if (options.probe_hotplug) unsupported = "probe_hotplug";
   if (options.fault != MigrationOptions::Fault::kNone) unsupported = "fault";
   if (options.transport != MigrationOptions::Transport::kUnix) unsupported = "transport tcp";
   if (!unsupported.empty()) throw MigrationError("vm " + name() + ": " + unsupported + " is not implemented for libvirt migration");
@@ -456,6 +457,30 @@ std::unique_ptr<Vm> LibvirtMachine::MigrateTo(const fs::path& destination_artifa
       ended = true;
       ended_cv.notify_all();
     });
+    if (options.probe_hotplug) {
+      // A vCPU plug while libvirt migrates: libvirt's answer, whatever it
+      // is (it queues behind the migration job), is the probe's record.
+      std::optional<int> vcpu;
+      auto free = hotplug_->FreeSlots();
+      if (!free.empty()) vcpu = hotplug_->VcpuIdOf(free.front().props);
+      if (vcpu) {
+        std::this_thread::sleep_for(kProbeDelay);  // into the job, not before it
+        QmpProbe probe{"virDomainSetVcpu", {{"vcpu", *vcpu}, {"enable", true}}, false, "", ""};
+        Clock::time_point p0 = Clock::now();
+        if (virDomainSetVcpu(domain_.get(), std::to_string(*vcpu).c_str(), 1, VIR_DOMAIN_AFFECT_LIVE) == 0) {
+          probe.accepted = true;
+        } else {
+          LibvirtError e = LastLibvirtError("virDomainSetVcpu during migration");
+          probe.error_class = "libvirt code " + std::to_string(e.code());
+          probe.desc = e.libvirt_message();
+        }
+        probe.desc += (probe.desc.empty() ? "" : "; ") + std::string("answered after ") + FormatDuration(Clock::now() - p0);
+        transcript_->Record("libvirt", Transcript::Direction::kNote,
+                            "during migration: virDomainSetVcpu(" + std::to_string(*vcpu) + ", enable): " +
+                                (probe.accepted ? "accepted" : probe.error_class + ": " + probe.desc));
+        r.probes.push_back(std::move(probe));
+      }
+    }
     if (options.cancel_after) {
       std::unique_lock lock(m);
       if (!ended_cv.wait_for(lock, *options.cancel_after, [&] { return ended; })) {

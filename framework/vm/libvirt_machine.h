@@ -74,10 +74,10 @@ class LibvirtHotplug final : public HotplugDriver {
   // destination takes them over).
   const std::map<std::string, int>& ids() const { return ids_; }
   void AdoptIds(std::map<std::string, int> ids) { ids_ = std::move(ids); }
-
- private:
   // libvirt's vCPU id of the slot at `props`; nullopt when no slot is there.
   std::optional<int> VcpuIdOf(const CpuProps& props);
+
+ private:
   void SetVcpu(int vcpu, bool enable);
 
   virDomainPtr domain_;
@@ -106,8 +106,9 @@ class LibvirtMachine final : public Vm {
   // socket), the destination XML being the source's migratable XML with
   // cpuhp's socket paths moved; then the same cross-hop comparison of QEMU's
   // and the guest's views as the direct backend. Only plain migrations:
-  // postcopy, probes, faults and tcp throw MigrationError, as does a VM on a
-  // daemon given by URI. cancel_after aborts the job (virDomainAbortJob):
+  // postcopy, faults and tcp throw MigrationError, as does a VM on a
+  // daemon given by URI. probe_hotplug tries virDomainSetVcpu during the
+  // migration and records libvirt's answer (and how long it took) in probes. cancel_after aborts the job (virDomainAbortJob):
   // "cancelled", nullptr, the source runs on. omit_cpu_devices marks those vCPUs disabled
   // in the destination XML (libvirt must refuse it).
   std::unique_ptr<Vm> MigrateTo(const std::filesystem::path& destination_artifacts,
