@@ -28,6 +28,7 @@ CheckResult ReadAndCheck(Vm& vm, const CheckOptions& options, std::string* views
   if (effective.smp == SmpTopology{}) effective.smp = vm.spec().smp;
   try {
     HostView host = ReadHostView(vm.Qmp());
+    host.libvirt = vm.ReadBackendView();
     GuestSnapshot guest =
         ReadGuestSnapshot(vm.Agent(), Deadline::After(kAgentTimeout * 4), EffectiveProbe(effective));
     if (views) {

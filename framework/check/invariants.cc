@@ -744,6 +744,72 @@ void NumaNode(const Context& c, Outcome& out) {
   if (!any) out.Note("no plugged slot has a node-id (no -numa)");
 }
 
+// --- libvirt's view (the third view, libvirt backend only) ---------------------
+
+constexpr char kLibvirtXml[] = "libvirt live XML <vcpus>";
+constexpr char kLibvirtCounts[] = "libvirt virDomainGetVcpusFlags";
+
+// libvirt vCPU i is the i-th slot of query-hotpluggable-cpus sorted by
+// (socket, die, core, thread): its enabled vCPUs must be exactly the plugged slots.
+void LibvirtEnabledMatchesSlots(const Context& c, Outcome& out) {
+  if (!c.host.libvirt) {
+    out.Note("no libvirt view (not the libvirt backend)");
+    return;
+  }
+  const LibvirtView& lv = *c.host.libvirt;
+  std::vector<HotpluggableCpu> slots = c.host.slots;
+  std::sort(slots.begin(), slots.end(), SlotOrderLess);
+  if (lv.vcpus.size() != slots.size()) {
+    out.Fail({"<vcpus>", "lists " + std::to_string(lv.vcpus.size()) + " vCPUs",
+              std::to_string(slots.size()) + " (QEMU's slots)", std::string(kLibvirtXml) + " vs " + kSlotsQuery});
+  }
+  for (const LibvirtVcpu& v : lv.vcpus) {
+    if (v.id < 0 || static_cast<size_t>(v.id) >= slots.size()) continue;
+    const HotpluggableCpu& slot = slots[v.id];
+    if (v.enabled != slot.plugged()) {
+      out.Fail({"libvirt vcpu " + std::to_string(v.id),
+                std::string("enabled='") + (v.enabled ? "yes" : "no") + "'",
+                std::string("enabled='") + (slot.plugged() ? "yes" : "no") + "' (QEMU's slot " +
+                    slot.props.ToDeviceArgs() + " is " + (slot.plugged() ? "plugged" : "free") + ")",
+                std::string(kLibvirtXml) + " vs " + kSlotsQuery});
+    }
+    if (!v.enabled && !v.hotpluggable) {
+      out.Fail({"libvirt vcpu " + std::to_string(v.id), "disabled and hotpluggable='no'",
+                "every disabled vCPU hot-pluggable", kLibvirtXml});
+    }
+  }
+}
+
+// libvirt's counts (the live XML's current, virDomainGetVcpusFlags) against
+// QEMU's plugged slots and the guest's present CPUs.
+void LibvirtCountsMatch(const Context& c, Outcome& out) {
+  if (!c.host.libvirt) {
+    out.Note("no libvirt view (not the libvirt backend)");
+    return;
+  }
+  const LibvirtView& lv = *c.host.libvirt;
+  int plugged = SlotVcpus(c.host.slots, true);
+  int all = SlotVcpus(c.host.slots, false);
+  int enabled = static_cast<int>(
+      std::count_if(lv.vcpus.begin(), lv.vcpus.end(), [](const LibvirtVcpu& v) { return v.enabled; }));
+  auto expect = [&](const std::string& what, int seen, int want, const std::string& against,
+                    const std::string& source) {
+    if (seen != want) {
+      out.Fail({what, std::to_string(seen), std::to_string(want) + " (" + against + ")", source});
+    }
+  };
+  expect("live vCPU count", lv.live_count, plugged, "QEMU's plugged slots",
+         std::string(kLibvirtCounts) + "(LIVE) vs " + kSlotsQuery);
+  expect("maximum vCPU count", lv.maximum_count, all, "QEMU's slots",
+         std::string(kLibvirtCounts) + "(LIVE|MAXIMUM) vs " + kSlotsQuery);
+  expect("<vcpu current>", lv.xml_current, plugged, "QEMU's plugged slots",
+         std::string("libvirt live XML <vcpu current> vs ") + kSlotsQuery);
+  if (!lv.vcpus.empty()) {
+    expect("enabled <vcpus>", enabled, static_cast<int>(c.guest.present.Size()),
+           "the guest's present CPUs " + List(c.guest.present), std::string(kLibvirtXml) + " vs " + kSysfs + "present");
+  }
+}
+
 struct Invariant {
   const char* name;
   const char* description;
@@ -795,6 +861,14 @@ constexpr Invariant kInvariants[] = {
      "each plugged CPU sits in the NUMA node QEMU gave its slot (cpuN/nodeM link, "
      "nodeM/cpulist)",
      NumaNode},
+    {"libvirt-enabled-matches-slots",
+     "libvirt's enabled vCPUs (live XML <vcpus>) are exactly QEMU's plugged slots, in libvirt's "
+     "slot order",
+     LibvirtEnabledMatchesSlots},
+    {"libvirt-counts-match",
+     "libvirt's live and maximum vCPU counts and <vcpu current> match QEMU's slots and the guest's "
+     "present CPUs",
+     LibvirtCountsMatch},
 };
 
 }  // namespace

@@ -9,12 +9,14 @@
 #include "cli/cli_args.h"
 #include "cli/commands.h"
 #include "report/invocation.h"
+#include "util/file.h"
 #include "util/text.h"
 #include "vm/accel_probe.h"
 #include "vm/guest_kit.h"
 #include "vm/kits.h"
 #include "vm/machine_spec.h"
 #include "vm/qemu_info.h"
+#include "vm/vm.h"
 
 namespace cpuhp {
 namespace {
@@ -47,18 +49,7 @@ struct HostCheck {
   std::string detail;
 };
 
-bool InPath(const std::string& program) {
-  const char* env = std::getenv("PATH");
-  std::string dirs = env ? env : "";
-  size_t start = 0;
-  for (;;) {
-    size_t end = dirs.find(':', start);
-    std::string dir = dirs.substr(start, end - start);
-    if (!dir.empty() && ::access((dir + "/" + program).c_str(), X_OK) == 0) return true;
-    if (end == std::string::npos) return false;
-    start = end + 1;
-  }
-}
+bool InPath(const std::string& program) { return FindInPath(program).has_value(); }
 
 // One QEMU binary: its version, then what it can accelerate with.
 void CheckQemu(const std::string& binary, bool cached, std::vector<HostCheck>* out) {
@@ -150,6 +141,10 @@ int RunDoctorCommand(const std::vector<std::string>& argv) {
   findings.push_back({"socat", InPath("socat") ? Status::kPass : Status::kWarn,
                       InPath("socat") ? "found (repro scripts drive QMP with it)"
                                       : "not found: generated repro scripts need it (apt-get install socat)"});
+  const std::string libvirt = BackendUnavailableReason("libvirt");
+  findings.push_back({"libvirt backend", libvirt.empty() ? Status::kPass : Status::kWarn,
+                      libvirt.empty() ? "a private libvirtd can run (machine.backend: libvirt)"
+                                      : libvirt + ": machine.backend libvirt cannot run here"});
 
   bool ok = true;
   for (const auto& f : findings) ok = ok && f.status != Status::kFail;

@@ -22,6 +22,7 @@
 #include "util/transcript.h"
 #include "scenario/targets.h"
 #include "vm/accel_probe.h"
+#include "vm/vm.h"
 
 namespace cpuhp {
 namespace {
@@ -32,6 +33,13 @@ constexpr char kRunUsage[] = R"(usage: cpuhp run [options] [<file|dir>...]   (de
 
 Validates every scenario first (no VM starts if one is bad), then runs them.
   --accel auto|kvm|tcg  override the accel of every scenario
+  --backend qemu|libvirt
+                        who runs QEMU for every scenario: cpuhp itself
+                        (qemu, the default) or libvirt (a private libvirtd
+                        of cpuhp's unless --libvirt-uri is given)
+  --libvirt-uri URI     the libvirtd for the libvirt backend, e.g.
+                        qemu+unix:///system?socket=/run/libvirt/libvirt-sock
+                        or qemu+ssh://host/system (implies --backend libvirt)
   --target AXIS=V[,V..] run every scenario on every combination of the
                         targets (repeatable; axes qemu and kernel), e.g.
                         --target qemu=7.2,10.0 --target kernel=6.1,6.12; a
@@ -89,6 +97,7 @@ std::string Hostname() {
 int RunRunCommand(const std::vector<std::string>& argv) {
   CliArgs args;
   std::optional<Accel> accel;
+  std::optional<std::string> backend;
   std::vector<TargetAxis> targets;
   int jobs = 1;
   bool auto_jobs = false;
@@ -97,7 +106,7 @@ int RunRunCommand(const std::vector<std::string>& argv) {
   try {
     args = ParseCliArgs(argv,
                         {"accel", "filter", "jobs", "j", "artifacts", "junit", "json", "target",
-                         "qemu", "kernel", "boot", "seed"},
+                         "qemu", "kernel", "boot", "seed", "backend", "libvirt-uri"},
                         {"keep-going", "verbose", "v", "emit-repro", "help", "h"});
     if (args.Has("help") || args.Has("h")) {
       std::cout << kRunUsage;
@@ -107,6 +116,14 @@ int RunRunCommand(const std::vector<std::string>& argv) {
       Accel parsed;
       if (!ParseAccel(*a, &parsed)) throw UsageError("--accel takes auto, kvm or tcg, not " + *a);
       accel = parsed;
+    }
+    backend = args.Value("backend");
+    if (backend && !BackendBuilt(*backend)) {
+      throw UsageError("--backend takes qemu or libvirt (in a build with CPUHP_WITH_LIBVIRT), not " + *backend);
+    }
+    if (args.Value("libvirt-uri")) {
+      if (backend && *backend != "libvirt") throw UsageError("--libvirt-uri needs --backend libvirt");
+      backend = "libvirt";
     }
     targets = TargetArgs(args);
     for (const char* flag : {"jobs", "j"}) {
@@ -157,6 +174,10 @@ int RunRunCommand(const std::vector<std::string>& argv) {
   } catch (const Error& e) {
     std::cerr << "cpuhp run: --target: " << e.what() << "\n";
     return kExitUsage;
+  }
+  for (auto& run : runs) {
+    if (backend) run.machine.backend = run.machine.spec.backend = *backend;
+    if (auto uri = args.Value("libvirt-uri")) run.machine.spec.libvirt_uri = *uri;
   }
   if (runs.empty()) {
     std::cerr << "cpuhp run: no run matches"

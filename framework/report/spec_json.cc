@@ -31,6 +31,8 @@ nlohmann::json SpecToJson(const MachineSpec& spec) {
       {"extra_args", spec.extra_args},
   };
   if (spec.incoming) j["incoming"] = *spec.incoming;
+  j["backend"] = spec.backend;
+  if (!spec.libvirt_uri.empty()) j["libvirt_uri"] = spec.libvirt_uri;
   return j;
 }
 
@@ -59,6 +61,8 @@ MachineSpec SpecFromJson(const nlohmann::json& j) {
     }
     spec.extra_args = j.value("extra_args", std::vector<std::string>{});
     if (j.contains("incoming")) spec.incoming = j.at("incoming").get<std::string>();
+    spec.backend = j.value("backend", "qemu");
+    spec.libvirt_uri = j.value("libvirt_uri", "");
     return spec;
   } catch (const nlohmann::json::exception& e) {
     throw ProtocolError(std::string("spec.json: ") + e.what());

@@ -9,6 +9,7 @@
 #include "vm/guest_kit.h"
 #include "vm/kits.h"
 #include "vm/serial_log.h"
+#include "vm/vm.h"
 
 namespace cpuhp {
 namespace {
@@ -151,10 +152,9 @@ void Read(const YamlValue& value, const fs::path& file, MachineConfig& c) {
                         "initrd", "append", "qemu", "extra_args", "boot_timeout", "masquerade", "hotplug_cpus",
                         "boot", "numa", "boot_plugs"});
   if (auto b = m.Get("backend")) {
-    if (b->IsScalar() && b->Scalar() == "libvirt") {
-      b->Fail("backend 'libvirt' is not implemented in this build (only 'qemu' is)");
-    }
     c.backend = b->AsEnum({"qemu", "libvirt"});
+    if (!BackendBuilt(c.backend)) b->Fail("backend '" + c.backend + "' is not in this build (CPUHP_WITH_LIBVIRT off)");
+    c.spec.backend = c.backend;
   }
   if (auto t = m.Get("type")) c.spec.machine_type = t->AsString();
   if (auto a = m.Get("accel")) ParseAccel(a->AsEnum({"auto", "kvm", "tcg"}), &c.spec.accel);

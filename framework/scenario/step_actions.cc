@@ -147,11 +147,19 @@ json Unplug(StepContext& ctx, const UnplugStep& u, const Deadline& deadline) {
       ids.push_back(*slot->qom_path);
     }
   }
+  // Where the backend's bookkeeping disagreed with QEMU and the guest
+  // (libvirt's unplug timeout while the slot is free): kept in the step's record.
+  json disagreements = json::array();
   for (const auto& id : ids) {
-    vm.Hotplug().Unplug(id, deadline);
+    auto result = vm.Hotplug().Unplug(id, deadline);
+    if (!result.backend_disagreement.empty()) {
+      disagreements.push_back({{"id", id}, {"backend", result.backend_disagreement}});
+    }
     std::erase(ctx.plugged, id);
   }
-  return {{"unplugged", ids}};
+  json detail = {{"unplugged", ids}};
+  if (!disagreements.empty()) detail["backend_disagreements"] = disagreements;
+  return detail;
 }
 
 json SetOnline(StepContext& ctx, const SetOnlineStep& s, const Deadline& deadline) {

@@ -512,7 +512,7 @@ class StepParser {
       for (const auto& i : list->Items()) add_invariant(i);
     }
     if (auto e = m.Get("error")) {
-      f.error = e->AsEnum({"check", "migration", "timeout", "qmp", "agent", "any"});
+      f.error = e->AsEnum({"check", "migration", "timeout", "qmp", "agent", "any", "libvirt"});
     }
     if (auto msg = m.Get("message")) f.message = msg->AsString();
     YamlValue inner_value = m.Require("step");

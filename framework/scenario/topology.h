@@ -15,16 +15,7 @@
 
 namespace cpuhp {
 
-// A -smp topology with every level filled in, as QEMU 7.2 resolves it.
-struct ResolvedTopology : TopologyShape {
-  int cpus = 1;
-  int maxcpus = 1;
-};
-
-// Fills in what -smp leaves out as QEMU 7.2 does for q35/pc (cores are
-// preferred over sockets), then checks it. Returns nullopt and sets *error
-// ("sockets*dies*cores*threads = 6 but maxcpus is 4") if QEMU would refuse it.
-std::optional<ResolvedTopology> ResolveTopology(const SmpTopology& smp, std::string* error);
+// ResolvedTopology and ResolveTopology() live with SmpTopology (vm/machine_spec.h).
 
 // The device id cpuhp gives a CPU plugged at `props`: "cpu-s1c0t0", with
 // "d<die>" after the socket when the props carry a die-id.

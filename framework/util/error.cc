@@ -16,7 +16,7 @@ constexpr FailureKindRow kFailureKinds[] = {
     {FailureKind::kAgent, "agent"},           {FailureKind::kTimeout, "timeout"},
     {FailureKind::kConnection, "connection"}, {FailureKind::kProtocol, "protocol"},
     {FailureKind::kLaunch, "launch"},         {FailureKind::kSystem, "system"},
-    {FailureKind::kMigration, "migration"},
+    {FailureKind::kMigration, "migration"},   {FailureKind::kLibvirt, "libvirt"},
 };
 
 }  // namespace

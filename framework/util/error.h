@@ -34,6 +34,7 @@ enum class FailureKind {
   kLaunch,       // QEMU could not be started or died before it was usable
   kSystem,       // a system call failed
   kMigration,    // a migration failed (QEMU's status, the destination's exit)
+  kLibvirt,      // libvirt refused or failed a call (its code, domain and message)
 };
 
 // "check", "qmp", ...: stable, used in reports and scenarios.

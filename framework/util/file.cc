@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -72,6 +73,24 @@ std::string TailOfFile(const std::filesystem::path& path, int lines) {
   std::string out;
   for (size_t i = first; i < all.size(); ++i) AppendTailLine(out, all[i], first_cut && i == 0);
   return out;
+}
+
+std::optional<std::filesystem::path> FindInPath(const std::string& program) {
+  if (program.find('/') != std::string::npos) {
+    if (::access(program.c_str(), X_OK) == 0) return program;
+    return std::nullopt;
+  }
+  const char* env = std::getenv("PATH");
+  std::string dirs = env ? env : "/usr/bin:/bin";
+  size_t start = 0;
+  for (;;) {
+    size_t end = dirs.find(':', start);
+    std::string dir = dirs.substr(start, end - start);
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + program;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    if (end == std::string::npos) return std::nullopt;
+    start = end + 1;
+  }
 }
 
 }  // namespace cpuhp

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,5 +27,9 @@ inline constexpr size_t kTailMaxBytes = 64 << 10;
 inline constexpr size_t kTailMaxLineBytes = 4 << 10;
 inline constexpr std::string_view kTailCutMarker = " [cpuhp: line cut]";
 std::string TailOfFile(const std::filesystem::path& path, int lines);
+
+// Where `program` (a bare name) is on $PATH (an executable file), or
+// nullopt; a name with a '/' is returned as is when executable.
+std::optional<std::filesystem::path> FindInPath(const std::string& program);
 
 }  // namespace cpuhp

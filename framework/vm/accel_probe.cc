@@ -211,23 +211,7 @@ void WriteCache(const std::string& binary, const nlohmann::json& key, const Prob
 }  // namespace
 
 std::string CanonicalOrSelf(const std::string& binary) {
-  std::string path = binary;
-  if (binary.find('/') == std::string::npos) {
-    const char* env = std::getenv("PATH");
-    std::string dirs = env ? env : "/usr/bin:/bin";
-    size_t start = 0;
-    for (;;) {
-      size_t end = dirs.find(':', start);
-      std::string dir = dirs.substr(start, end - start);
-      std::string candidate = (dir.empty() ? "." : dir) + "/" + binary;
-      if (::access(candidate.c_str(), X_OK) == 0) {
-        path = candidate;
-        break;
-      }
-      if (end == std::string::npos) break;
-      start = end + 1;
-    }
-  }
+  std::string path = FindInPath(binary).value_or(binary).string();
   std::error_code ec;
   auto canonical = std::filesystem::canonical(path, ec);
   return ec ? path : canonical.string();

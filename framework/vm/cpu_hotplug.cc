@@ -47,16 +47,20 @@ std::optional<std::string> PluggedDeviceId(const HotpluggableCpu& slot) {
   return slot.qom_path->substr(kPeripheral.size());
 }
 
+bool SlotOrderLess(const HotpluggableCpu& a, const HotpluggableCpu& b) {
+  auto key = [](const HotpluggableCpu& s) {
+    return std::tuple(s.props.socket_id.value_or(0), s.props.die_id.value_or(0),
+                      s.props.core_id.value_or(0), s.props.thread_id.value_or(0));
+  };
+  return key(a) < key(b);
+}
+
 std::vector<HotpluggableCpu> HotplugDriver::FreeSlots() {
   std::vector<HotpluggableCpu> free;
   for (auto& s : Slots()) {
     if (!s.plugged()) free.push_back(std::move(s));
   }
-  auto key = [](const HotpluggableCpu& s) {
-    return std::tuple(s.props.socket_id.value_or(0), s.props.die_id.value_or(0),
-                      s.props.core_id.value_or(0), s.props.thread_id.value_or(0));
-  };
-  std::sort(free.begin(), free.end(), [&](const auto& a, const auto& b) { return key(a) < key(b); });
+  std::sort(free.begin(), free.end(), SlotOrderLess);
   return free;
 }
 
@@ -96,21 +100,31 @@ std::string OstStatusName(int status) {
 }
 }  // namespace
 
-CpuHotplug::UnplugResult CpuHotplug::Unplug(const std::string& target,
-                                            const Deadline& deadline) {
-  LOG(kInfo, "hotplug") << "unplugging " << target;
-  UnplugResult result;
+std::string AcpiSlotOf(const std::vector<HotpluggableCpu>& slots, const std::string& target) {
   // The guest's _OST names the ACPI slot, and the device only when it has an
   // id (CPUs from -smp have none): follow the eject by slot. QEMU numbers
   // ACPI CPU slots in possible-CPU (APIC id) order and lists them in
   // query-hotpluggable-cpus last first.
-  auto slots = Slots();
   for (size_t i = 0; i < slots.size(); ++i) {
     if (PluggedDeviceId(slots[i]) == target || slots[i].qom_path == target) {
-      result.acpi_slot = std::to_string(slots.size() - 1 - i);
+      return std::to_string(slots.size() - 1 - i);
     }
   }
+  return "";
+}
+
+CpuHotplug::UnplugResult CpuHotplug::Unplug(const std::string& target,
+                                            const Deadline& deadline) {
+  LOG(kInfo, "hotplug") << "unplugging " << target;
+  std::string acpi_slot = AcpiSlotOf(Slots(), target);
   qmp_.Execute("device_del", {{"id", target}}, deadline);
+  return WaitForUnplug(qmp_, target, std::move(acpi_slot), deadline);
+}
+
+HotplugDriver::UnplugResult WaitForUnplug(QmpLink& qmp, const std::string& target,
+                                          std::string acpi_slot, const Deadline& deadline) {
+  HotplugDriver::UnplugResult result;
+  result.acpi_slot = std::move(acpi_slot);
   auto is_deleted = [&](const nlohmann::json& ev) {
     return ev["event"] == "DEVICE_DELETED" && JsonMatches(ev["data"], {{"device", target}});
   };
@@ -121,7 +135,7 @@ CpuHotplug::UnplugResult CpuHotplug::Unplug(const std::string& target,
            (info.value("device", "") == target || info.value("slot", "") == result.acpi_slot);
   };
   for (;;) {
-    auto ev = qmp_.TryWaitForAnyEvent(
+    auto ev = qmp.TryWaitForAnyEvent(
         [&](const nlohmann::json& e) { return is_deleted(e) || is_eject_ost(e); }, deadline);
     if (!ev) {
       throw TimeoutError("unplug of " + target + ": the guest did not finish the eject (ACPI slot " +
@@ -139,7 +153,7 @@ CpuHotplug::UnplugResult CpuHotplug::Unplug(const std::string& target,
     }
     break;
   }
-  for (const auto& slot : Slots()) {
+  for (const auto& slot : QueryHotpluggableCpus(qmp)) {
     if (PluggedDeviceId(slot) == target || slot.qom_path == target) {
       throw HotplugError("unplug of " + target + ": the guest reported the eject done but QEMU "
                          "still has the CPU plugged at " + *slot.qom_path);
@@ -147,7 +161,7 @@ CpuHotplug::UnplugResult CpuHotplug::Unplug(const std::string& target,
   }
   // The event may still come (it does for some CPUs); take it if it is already here.
   result.device_deleted_event =
-      qmp_.TryWaitForAnyEvent(is_deleted, Deadline::AfterUnscaled(Clock::duration::zero())).has_value();
+      qmp.TryWaitForAnyEvent(is_deleted, Deadline::AfterUnscaled(Clock::duration::zero())).has_value();
   if (!result.device_deleted_event) {
     LOG(kDebug, "hotplug") << target << ": ejected and slot freed; DEVICE_DELETED not (yet) sent";
   }

@@ -86,6 +86,10 @@ class HotplugDriver {
     // ran; the eject is then complete once the guest's _OST reports success
     // and query-hotpluggable-cpus shows the slot free.
     bool device_deleted_event = false;
+    // Where the backend's own bookkeeping disagreed with QEMU and the guest
+    // (libvirt reported a timeout while the guest ejected the CPU and QEMU
+    // freed its slot); empty when it agreed. Recorded, never papered over.
+    std::string backend_disagreement = {};
   };
   // Unplugs `target` (a device id, or the QOM path of a CPU from -smp, which
   // has no id), then waits for the guest to eject the CPU (ACPI_DEVICE_OST,
@@ -94,6 +98,17 @@ class HotplugDriver {
   // 0x80-0x83).
   virtual UnplugResult Unplug(const std::string& target, const Deadline& deadline) = 0;
 };
+
+// The order libvirt (and FreeSlots) puts slots in: by (socket, die, core, thread).
+bool SlotOrderLess(const HotpluggableCpu& a, const HotpluggableCpu& b);
+// The ACPI slot number of the CPU `target` (device id or QOM path) among
+// `slots` (query-hotpluggable-cpus order); "" when none has it.
+std::string AcpiSlotOf(const std::vector<HotpluggableCpu>& slots, const std::string& target);
+// After an unplug request for `target` (device id or QOM path): waits for the
+// guest to eject it (ACPI_DEVICE_OST source 3 status 0, or DEVICE_DELETED)
+// and QEMU to free its slot, as HotplugDriver::Unplug describes.
+HotplugDriver::UnplugResult WaitForUnplug(QmpLink& qmp, const std::string& target,
+                                          std::string acpi_slot, const Deadline& deadline);
 
 // The direct-QEMU HotplugDriver: device_add/device_del over QMP.
 class CpuHotplug final : public HotplugDriver {

@@ -15,7 +15,7 @@ SmpTopology ParseMachineSmp(const nlohmann::json& reply) {
 }
 
 HostView ReadHostView(QmpLink& qmp) {
-  HostView host{QueryHotpluggableCpus(qmp), QueryCpusFast(qmp), std::nullopt};
+  HostView host{QueryHotpluggableCpus(qmp), QueryCpusFast(qmp), std::nullopt, std::nullopt};
   try {
     host.smp = ParseMachineSmp(qmp.Execute("qom-get", {{"path", "/machine"}, {"property", "smp"}}));
   } catch (const QmpError&) {
@@ -45,7 +45,9 @@ nlohmann::json ToJson(const HostView& host) {
            {"sockets", host.smp->sockets}, {"dies", host.smp->dies},
            {"cores", host.smp->cores},     {"threads", host.smp->threads}};
   }
-  return {{"slots", slots}, {"cpus", cpus}, {"smp", smp}};
+  nlohmann::json out = {{"slots", slots}, {"cpus", cpus}, {"smp", smp}};
+  if (host.libvirt) out["libvirt"] = ToJson(*host.libvirt);
+  return out;
 }
 
 }  // namespace cpuhp

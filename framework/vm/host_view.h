@@ -14,6 +14,7 @@
 #include "qmp/qmp_client.h"
 #include "vm/cpu_hotplug.h"
 #include "vm/cpu_props.h"
+#include "vm/libvirt_view.h"
 #include "vm/machine_spec.h"
 
 namespace cpuhp {
@@ -24,6 +25,9 @@ struct HostView {
   std::vector<HotpluggableCpu> slots = {};
   std::vector<CpuInfoFast> cpus = {};
   std::optional<SmpTopology> smp = {};
+  // The backend's own bookkeeping (libvirt's <vcpus> and counts), read by
+  // CheckMachine from Vm::ReadBackendView(); nullopt for direct QEMU.
+  std::optional<LibvirtView> libvirt = {};
 };
 // Throws QmpError, TimeoutError, ConnectionError.
 HostView ReadHostView(QmpLink& qmp);

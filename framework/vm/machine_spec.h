@@ -34,6 +34,17 @@ struct SmpTopology {
   bool operator==(const SmpTopology&) const = default;
 };
 
+// A -smp topology with every level filled in, as QEMU 7.2 resolves it.
+struct ResolvedTopology : TopologyShape {
+  int cpus = 1;
+  int maxcpus = 1;
+};
+
+// Fills in what -smp leaves out as QEMU 7.2 does for q35/pc (cores are
+// preferred over sockets), then checks it. Returns nullopt and sets *error
+// ("sockets*dies*cores*threads = 6 but maxcpus is 4") if QEMU would refuse it.
+std::optional<ResolvedTopology> ResolveTopology(const SmpTopology& smp, std::string* error);
+
 // A CPU device given on the command line (-device): how a migration
 // destination recreates the CPUs that were hot-plugged on the source.
 struct CpuDevice {
@@ -61,6 +72,11 @@ struct MachineSpec {
   // "defer" for a migration destination.
   std::optional<std::string> incoming;
   std::vector<std::string> extra_args;
+  // Who runs QEMU: "qemu" (cpuhp itself, vm/machine.h) or "libvirt"
+  // (vm/libvirt_machine.h) ...
+  std::string backend = "qemu";
+  // ... through this libvirt URI; empty: a private libvirtd of cpuhp's own.
+  std::string libvirt_uri = {};
 };
 
 // Paths of the sockets and logs a command line refers to.

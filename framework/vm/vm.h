@@ -34,6 +34,7 @@
 #include "util/transcript.h"
 #include "vm/accel_probe.h"
 #include "vm/cpu_hotplug.h"
+#include "vm/libvirt_view.h"
 #include "vm/machine_spec.h"
 #include "vm/serial_log.h"
 
@@ -114,10 +115,20 @@ class Vm {
   virtual Clock::duration boot_time() const = 0;
   // Adds "vm NAME: <state>" and the backend's log tails to an error.
   virtual void AddContext(Error& e) = 0;
+  // The backend's own bookkeeping of the vCPUs, where it keeps one (libvirt:
+  // the live XML's <vcpus> and its counts), for the checker's third view;
+  // nullopt for direct QEMU. Throws the backend's typed error.
+  virtual std::optional<LibvirtView> ReadBackendView() { return std::nullopt; }
 };
 
-// A VM for `spec`, not yet launched, of the backend that runs it (today
-// always direct QEMU: Machine). Its artifacts go to `artifacts_dir`.
+// A VM for `spec`, not yet launched, of the backend that runs it
+// (spec.backend: "qemu" is Machine, "libvirt" LibvirtMachine). Its artifacts
+// go to `artifacts_dir`. Throws Error for a backend this build lacks.
 std::unique_ptr<Vm> MakeVm(MachineSpec spec, std::filesystem::path artifacts_dir);
+// Whether this build has `backend` ("qemu" always, "libvirt" with CPUHP_WITH_LIBVIRT).
+bool BackendBuilt(std::string_view backend);
+// Why `backend` cannot run VMs on this host ("not in this build", "libvirtd
+// not found", ...), or "" when it can.
+std::string BackendUnavailableReason(std::string_view backend);
 
 }  // namespace cpuhp

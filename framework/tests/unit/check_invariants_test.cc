@@ -142,6 +142,20 @@ TEST(CheckInvariantsTest, NumaLayoutTheGuestAgreesWithPasses) {
   EXPECT_TRUE(RunChecks(g.host, g.guest, {.only = {"numa-node"}}).Passed());
 }
 
+// libvirt's view of `slots` as a libvirt that agrees with QEMU would give it.
+LibvirtView LibvirtViewOf(std::vector<HotpluggableCpu> slots) {
+  std::sort(slots.begin(), slots.end(), SlotOrderLess);
+  LibvirtView v;
+  int plugged = 0;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    v.vcpus.push_back({static_cast<int>(i), slots[i].plugged(), true, std::nullopt});
+    plugged += slots[i].plugged();
+  }
+  v.xml_current = v.live_count = plugged;
+  v.xml_maximum = v.maximum_count = static_cast<int>(slots.size());
+  return v;
+}
+
 std::vector<Breakage> Breakages() {
   return {
       {"masks-ordered",
@@ -426,6 +440,32 @@ std::vector<Breakage> Breakages() {
        },
        {"cpu3 the guest has a single NUMA node, expected node1"},
        {"numa-node"}},
+      {"libvirt-enabled-matches-slots",
+       "libvirt still has an unplugged vCPU enabled (its unplug timed out)",
+       [](HostView& h, GuestSnapshot&, CheckOptions&) {
+         h.libvirt = LibvirtViewOf(h.slots);
+         // libvirt vCPU 4 is slot socket1/core0/thread0, free in QEMU.
+         h.libvirt->vcpus.at(4).enabled = true;
+       },
+       {"libvirt vcpu 4 enabled='yes', expected enabled='no' (QEMU's slot socket-id=1,core-id=0,"
+        "thread-id=0 is free) [libvirt live XML <vcpus> vs QMP query-hotpluggable-cpus]"},
+       {"libvirt-enabled-matches-slots", "libvirt-counts-match"}},
+      {"libvirt-enabled-matches-slots",
+       "a disabled vCPU that is not hot-pluggable",
+       [](HostView& h, GuestSnapshot&, CheckOptions&) {
+         h.libvirt = LibvirtViewOf(h.slots);
+         h.libvirt->vcpus.at(5).hotpluggable = false;
+       },
+       {"libvirt vcpu 5 disabled and hotpluggable='no', expected every disabled vCPU hot-pluggable"},
+       {"libvirt-enabled-matches-slots"}},
+      {"libvirt-counts-match",
+       "virDomainGetVcpusFlags(LIVE) counts one vCPU more than QEMU has",
+       [](HostView& h, GuestSnapshot&, CheckOptions&) {
+         h.libvirt = LibvirtViewOf(h.slots);
+         h.libvirt->live_count += 1;
+       },
+       {"live vCPU count 5, expected 4 (QEMU's plugged slots) [libvirt virDomainGetVcpusFlags(LIVE)"},
+       {"libvirt-counts-match"}},
   };
 }
 
@@ -456,6 +496,16 @@ INSTANTIATE_TEST_SUITE_P(EveryInvariant, CheckBreakageTest, ::testing::ValuesIn(
                            }
                            return name;
                          });
+
+TEST(CheckInvariantsTest, AnAgreeingLibvirtViewPassesAndNoneIsNoted) {
+  CapturedGuest g = LoadCapturedGuest("intel-2s2c2t-onlined");
+  CheckResult without = RunChecks(g.host, g.guest, {.smp = k2s2c2t});
+  EXPECT_THAT(without.Find("libvirt-counts-match")->note, HasSubstr("no libvirt view"));
+  g.host.libvirt = LibvirtViewOf(g.host.slots);
+  CheckResult with = RunChecks(g.host, g.guest, {.smp = k2s2c2t});
+  EXPECT_TRUE(with.Passed()) << with.Summary();
+  EXPECT_EQ(with.Find("libvirt-counts-match")->note, "");
+}
 
 TEST(CheckInvariantsTest, EveryInvariantHasABreakage) {
   std::set<std::string> broken;

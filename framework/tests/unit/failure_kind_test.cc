@@ -17,7 +17,7 @@ constexpr FailureKind kAllKinds[] = {
     FailureKind::kCheck,      FailureKind::kExpectation, FailureKind::kQmp,
     FailureKind::kAgent,      FailureKind::kTimeout,  FailureKind::kConnection,
     FailureKind::kProtocol,   FailureKind::kLaunch,   FailureKind::kSystem,
-    FailureKind::kMigration,
+    FailureKind::kMigration,  FailureKind::kLibvirt,
 };
 
 TEST(FailureKindTest, EveryKindHasItsOwnNameAndReadsBack) {
