@@ -113,6 +113,8 @@ std::string InvariantDescription(std::string_view name);
 // The deep probe (kDeepProbeNames) an invariant needs; "" for the CPU
 // invariants, which always run.
 std::string InvariantProbe(std::string_view name);
+// The invariants a check without deep probes runs (those needing no probe).
+std::vector<std::string> PlainInvariantNames();
 // `options.deep` plus the probes the invariants in `options.only` need.
 DeepProbe EffectiveProbe(const CheckOptions& options);
 

@@ -904,6 +904,14 @@ std::string InvariantProbe(std::string_view name) {
   return "";
 }
 
+std::vector<std::string> PlainInvariantNames() {
+  std::vector<std::string> out;
+  for (const auto& inv : kInvariants) {
+    if (!inv.probe) out.push_back(inv.name);
+  }
+  return out;
+}
+
 DeepProbe EffectiveProbe(const CheckOptions& options) {
   DeepProbe probe = options.deep;
   for (const auto& name : options.only) probe.Enable(InvariantProbe(name));
