@@ -280,6 +280,11 @@ TemplateKey MakeTemplateKey(const MachineSpec& spec, Accel accel) {
 }
 
 std::string TemplateIneligibility(const MachineSpec& spec) {
+  if (spec.backend != "qemu") {
+    // libvirtd starts QEMU (and owns its migration): a template would boot
+    // the guest as direct QEMU instead, behind libvirt's back.
+    return "the " + spec.backend + " backend starts its own QEMU";
+  }
   if (!spec.disk.empty()) {
     return "it boots a disk (snapshot=on keeps the disk's writes in an overlay that a template "
            "does not carry)";

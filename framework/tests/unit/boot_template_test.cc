@@ -107,7 +107,7 @@ TEST_F(BootTemplateTest, KeyChangesWhenTheKernelFileChanges) {
   EXPECT_NE(Key(spec_), base) << "a rebuilt kit must not restore the old guest";
 }
 
-TEST_F(BootTemplateTest, DiskAndIncomingSpecsAreNeverRestored) {
+TEST_F(BootTemplateTest, DiskIncomingAndLibvirtSpecsAreNeverRestored) {
   EXPECT_EQ(TemplateIneligibility(spec_), "");
   MachineSpec disk = spec_;
   disk.disk = "/images/guest.qcow2";
@@ -115,6 +115,10 @@ TEST_F(BootTemplateTest, DiskAndIncomingSpecsAreNeverRestored) {
   MachineSpec destination = spec_;
   destination.incoming = "defer";
   EXPECT_NE(TemplateIneligibility(destination), "");
+  // A libvirt spec restored from a template would run as direct QEMU.
+  MachineSpec libvirt = spec_;
+  libvirt.backend = "libvirt";
+  EXPECT_NE(TemplateIneligibility(libvirt).find("libvirt"), std::string::npos);
 }
 
 TEST_F(BootTemplateTest, HashStreamsOverWholeWords) {
