@@ -17,9 +17,13 @@ std::string AgentErrorMessage(const std::string& cls, const std::string& desc,
          "\n  sent: " + DumpJsonShort(command, 1000);
 }
 
+// qemu-ga says what failed only in the description (its class is always
+// GenericError). ESRCH: a /proc/PID file opened just before its process
+// exited reads as "No such process"; the file is gone like a missing one.
 bool IsMissingFile(const AgentError& e) {
   return e.desc().find("No such file or directory") != std::string::npos ||
-         e.desc().find("No such device") != std::string::npos;
+         e.desc().find("No such device") != std::string::npos ||
+         e.desc().find("No such process") != std::string::npos;
 }
 
 }  // namespace

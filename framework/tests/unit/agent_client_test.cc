@@ -102,6 +102,23 @@ TEST(AgentClientTest, MissingFileIsNulloptOtherErrorsThrow) {
   EXPECT_THROW(agent.TryReadFile("/y"), AgentError);
 }
 
+// Seen in a cold --jobs auto run: a worker whose taskset failed exited
+// between the open of /proc/PID/stat and its read.
+TEST(AgentClientTest, AProcFileWhoseProcessExitedIsMissing) {
+  FakePeer peer([](FakePeer& p) {
+    int64_t id = ReadSync(p);
+    p.Write("\xFF{\"return\": " + std::to_string(id) + "}\n");
+    p.ReadLine();  // guest-file-open
+    p.Write("{\"return\": 7}\n");
+    p.ReadLine();  // guest-file-read
+    p.Write(R"({"error": {"class": "GenericError", "desc": "failed to read file: No such process"}})" "\n");
+    p.ReadLine();  // guest-file-close
+    p.Write("{\"return\": {}}\n");
+  });
+  AgentClient agent(peer.TakeClientFd(), "qga", nullptr);
+  EXPECT_EQ(agent.TryReadFile("/proc/42/stat"), std::nullopt);
+}
+
 TEST(AgentClientTest, SetVcpusReportsTheFirstEntryNotProcessed) {
   FakePeer peer([](FakePeer& p) {
     int64_t id = ReadSync(p);
