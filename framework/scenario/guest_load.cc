@@ -20,11 +20,56 @@ int64_t GuestExec(AgentLink& agent, const std::string& script, const Deadline& d
 }  // namespace
 
 GuestLoad GuestLoad::Start(AgentLink& agent, int workers, const Deadline& deadline) {
-  return Start(agent, workers, {}, deadline);
+  return Start(agent, workers, {}, std::nullopt, deadline);
 }
 
-GuestLoad GuestLoad::Start(AgentLink& agent, int workers, const std::vector<CpuSet>& pins,
+namespace {
+
+// Waits until one of `pids` is seen runnable (/proc/PID/stat state R) on a
+// CPU of `cpus`. Returns "" when one was, else what was last seen of each.
+std::string WaitRunnableOn(AgentLink& agent, const std::vector<int64_t>& pids, const CpuSet& cpus,
                            const Deadline& deadline) {
+  std::vector<std::string> seen(pids.size(), "nothing");
+  bool all_gone = false;  // exited (taskset refused the CPUs): no use waiting
+  bool placed = WaitUntil(deadline, kGuestPollInterval, [&] {
+    all_gone = true;
+    for (size_t i = 0; i < pids.size(); ++i) {
+      std::string stat_path = "/proc/" + std::to_string(pids[i]) + "/stat";
+      std::optional<std::string> stat;
+      try {
+        stat = agent.TryReadFile(stat_path, deadline);
+      } catch (const TimeoutError&) {
+        // A guest busy with the workers answers slowly: the read that the
+        // deadline cut short is the wait's end, not a lost agent.
+        if (!deadline.Expired()) throw;
+        seen[i] = "no answer from the agent before the deadline";
+        all_gone = false;
+        return false;
+      }
+      if (!stat) {
+        seen[i] = "no such process (taskset refused the CPUs?)";
+        continue;
+      }
+      auto [state, cpu] = ParseProcStat(*stat, stat_path);
+      seen[i] = std::string("state ") + state + " on cpu" + std::to_string(cpu);
+      if (state == 'Z' || state == 'X') continue;
+      all_gone = false;
+      if (state == 'R' && cpus.Contains(cpu)) return true;
+    }
+    return all_gone;
+  });
+  if (placed && !all_gone) return "";
+  std::string why;
+  for (size_t i = 0; i < pids.size(); ++i) {
+    why += (why.empty() ? "" : ", ") + std::string("pid ") + std::to_string(pids[i]) + ": " + seen[i];
+  }
+  return why;
+}
+
+}  // namespace
+
+GuestLoad GuestLoad::Start(AgentLink& agent, int workers, const std::vector<CpuSet>& pins,
+                           const std::optional<CpuSet>& lands_on, const Deadline& deadline) {
   GuestLoad load;
   // Only shell builtins: the loop itself forks nothing.
   std::string loop = std::string("echo $$ >>") + kPidFile + "; while :; do :; done";
@@ -37,33 +82,29 @@ GuestLoad GuestLoad::Start(AgentLink& agent, int workers, const std::vector<CpuS
   }
   LOG(kInfo, "scenario") << "guest load: " << workers << " busy loop(s) started, " << pins.size()
                          << " pinned";
+  auto fail = [&](const std::string& why) {
+    // Leave nothing spinning behind a failed start (an expect_failure may
+    // let the run go on); the error says why the start failed, not this.
+    try {
+      load.Stop(agent, Deadline::After(kAgentTimeout));
+    } catch (const Error& e) {
+      LOG(kWarning, "scenario") << "guest load: could not stop the workers: " << e.what();
+    }
+    throw TimeoutError(why);
+  };
   for (size_t i = 0; i < pins.size() && i < load.pids_.size(); ++i) {
-    std::string stat_path = "/proc/" + std::to_string(load.pids_[i]) + "/stat";
-    std::string seen = "nothing";
-    bool gone = false;  // exited (taskset refused the CPUs): no use waiting
-    bool placed = WaitUntil(deadline, kGuestPollInterval, [&] {
-      auto stat = agent.TryReadFile(stat_path, deadline);
-      if (!stat) {
-        seen = "no such process (taskset refused the CPUs?)";
-        return gone = true;
-      }
-      auto [state, cpu] = ParseProcStat(*stat, stat_path);
-      seen = std::string("state ") + state + " on cpu" + std::to_string(cpu);
-      if (state == 'Z' || state == 'X') return gone = true;
-      return state == 'R' && pins[i].Contains(cpu);
-    });
-    if (!placed || gone) {
-      std::string why = "guest load: worker " + std::to_string(i) + " (pid " +
-                        std::to_string(load.pids_[i]) + ") pinned to " + pins[i].ToString() +
-                        " never ran there; last seen: " + seen;
-      // Leave nothing spinning behind a failed start (an expect_failure may
-      // let the run go on); the error says why the start failed, not this.
-      try {
-        load.Stop(agent, Deadline::After(kAgentTimeout));
-      } catch (const Error& e) {
-        LOG(kWarning, "scenario") << "guest load: could not stop the workers: " << e.what();
-      }
-      throw TimeoutError(why);
+    std::string seen = WaitRunnableOn(agent, {load.pids_[i]}, pins[i], deadline);
+    if (!seen.empty()) {
+      fail("guest load: worker " + std::to_string(i) + " pinned to " + pins[i].ToString() +
+           " never ran there; last seen: " + seen);
+    }
+  }
+  if (lands_on) {
+    std::vector<int64_t> free(load.pids_.begin() + static_cast<std::ptrdiff_t>(std::min(pins.size(), load.pids_.size())),
+                              load.pids_.end());
+    std::string seen = free.empty() ? "no unpinned worker" : WaitRunnableOn(agent, free, *lands_on, deadline);
+    if (!seen.empty()) {
+      fail("guest load: no unpinned worker ran on " + lands_on->ToString() + "; last seen: " + seen);
     }
   }
   return load;

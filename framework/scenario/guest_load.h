@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "guest/agent_client.h"
@@ -27,8 +28,11 @@ class GuestLoad {
   // returns once each pinned worker is seen runnable (/proc/PID/stat state R)
   // on one of its CPUs: the scheduler runs a new task where it is pinned.
   // Throws TimeoutError naming the worker and where it was seen.
+  // With `lands_on`, it then also waits until one of the unpinned workers is
+  // seen runnable on one of those CPUs (the scheduler places free tasks
+  // there), else throws TimeoutError with where each was last seen.
   static GuestLoad Start(AgentLink& agent, int workers, const std::vector<CpuSet>& pins,
-                         const Deadline& deadline);
+                         const std::optional<CpuSet>& lands_on, const Deadline& deadline);
 
   // Kills the loops and waits until the agent reports each one exited.
   // Throws AgentError, TimeoutError.

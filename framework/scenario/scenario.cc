@@ -31,7 +31,7 @@ const std::vector<StepKindInfo>& StepKinds() {
        {"transport", "times", "max_bandwidth", "downtime_limit_ms", "postcopy", "cancel_after_ms",
         "omit_cpu_devices", "timeout", "expect_status", "probe_hotplug", "return_path"},
        true, true},
-      {StepKind::kGuestLoad, "guest_load", 2 * kAgentTimeout, {"workers", "action", "pin"}, true, true},
+      {StepKind::kGuestLoad, "guest_load", 2 * kAgentTimeout, {"workers", "action", "pin", "lands_on"}, true, true},
       {StepKind::kRepeat, "repeat", minutes(30), {"times", "duration", "steps"}, false, false},
       {StepKind::kSleep, "sleep", minutes(1), {}, false, false},
       {StepKind::kWaitForConsole, "wait_for_console", minutes(1), {}, false, true, true},

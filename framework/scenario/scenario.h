@@ -102,6 +102,9 @@ struct GuestLoadStep {
   // Worker i runs under `taskset -c pin[i]` (the rest unpinned); the start
   // waits until each pinned worker is seen runnable on one of its CPUs.
   std::vector<CpuSet> pin;
+  // After the start, an unpinned worker must be seen runnable on one of these
+  // CPUs: the scheduler uses a CPU onlined again for tasks free to go anywhere.
+  std::optional<CpuSet> lands_on;
 };
 
 // A cgroup v2 cpuset in the guest: mounts cgroup2 at /sys/fs/cgroup if it

@@ -399,10 +399,12 @@ json Load(StepContext& ctx, const GuestLoadStep& g, const Deadline& deadline) {
   if (workers == 0) {
     for (const auto& v : agent.GetVcpus(deadline)) workers += v.online ? 1 : 0;
   }
-  ctx.load = GuestLoad::Start(agent, workers, g.pin, deadline);
+  ctx.load = GuestLoad::Start(agent, workers, g.pin, g.lands_on, deadline);
   json pins = json::array();
   for (const auto& p : g.pin) pins.push_back(p.ToString());
-  return {{"workers", workers}, {"pids", ctx.load->pids()}, {"pinned", pins}};
+  json detail = {{"workers", workers}, {"pids", ctx.load->pids()}, {"pinned", pins}};
+  if (g.lands_on) detail["landed_on"] = g.lands_on->ToString();
+  return detail;
 }
 
 json Cgroup(StepContext& ctx, const CgroupStep& c, const Deadline& deadline) {

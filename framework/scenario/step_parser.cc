@@ -609,6 +609,18 @@ class StepParser {
                       std::to_string(g.workers) + ")");
           }
         }
+        if (auto on = m.Get("lands_on")) {
+          if (g.stop) on->Fail("lands_on only applies when starting the load");
+          try {
+            g.lands_on = CpuSet::Parse(on->AsString(), "lands_on");
+          } catch (const CpuListError&) {
+            on->Fail("expected a cpulist such as \"3\" or \"1-2\"");
+          }
+          if (g.lands_on->Empty()) on->Fail("the cpulist is empty");
+          if (g.workers != 0 && g.workers <= static_cast<int>(g.pin.size())) {
+            on->Fail("every worker is pinned: lands_on needs an unpinned one (raise workers)");
+          }
+        }
       }
     }
     if (step.name.empty()) {

@@ -641,7 +641,9 @@ TEST_F(ScenarioFileTest, WrappersRefuseWhatTheirRowsSay) {
                     "[check]}}}\n"),
             "2:41: steps[1].expect_failure.step: expect_failure cannot wrap a repeat step");
   for (const StepKindInfo& info : StepKinds()) {
-    if (info.sends_command) EXPECT_TRUE(info.can_fail) << info.word;
+    if (info.sends_command) {
+      EXPECT_TRUE(info.can_fail) << info.word;
+    }
   }
 }
 
