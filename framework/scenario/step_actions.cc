@@ -358,6 +358,8 @@ json Migrate(StepContext& ctx, const MigrateStep& m) {
          {"total_time_ms", r.total_time_ms ? json(*r.total_time_ms) : nullptr},
          {"downtime_ms", r.downtime_ms ? json(*r.downtime_ms) : nullptr},
          {"artifacts", dest_dir.string()}});
+    // What the source went through ("postcopy-active" proves a postcopy).
+    if (!r.statuses.empty()) migrations.back()["statuses"] = r.statuses;
     if (m.probe_hotplug) migrations.back()["probes"] = r.ToJson()["probes"];
     detail["migrations"] = migrations;
     if (m.probe_hotplug && *m.probe_hotplug != "record") {

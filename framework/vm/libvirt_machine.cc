@@ -2,6 +2,7 @@
 
 #include <libvirt/libvirt-qemu.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
@@ -10,6 +11,7 @@
 #include "util/fd.h"
 #include "util/file.h"
 #include "util/log.h"
+#include "util/text.h"
 #include "guest/cpu_snapshot.h"
 #include "vm/host_view.h"
 #include "vm/migration.h"
@@ -26,6 +28,8 @@ constexpr seconds kAcceptAfterCreateTimeout{10};
 constexpr seconds kTeardownShutdownTimeout{5};
 // probe_hotplug: how long after the migration call the plug is tried.
 constexpr milliseconds kProbeDelay{300};
+// How often MigrateTo looks at QEMU's MIGRATION events while libvirt migrates.
+constexpr milliseconds kMigrationWatchInterval{20};
 
 std::string XmlEscape(std::string_view s) {
   std::string out;
@@ -312,8 +316,10 @@ void LibvirtMachine::Prepare(const Deadline& deadline) {
   MakeDirs(artifacts_dir_);
   transcript_ = std::make_unique<Transcript>(artifacts_dir_ / "transcript.log");
   if (spec_.libvirt_uri.empty()) {
-    daemon_.emplace(LibvirtDaemonOptions{.log_dir = artifacts_dir_ / "libvirt"},
-                    Deadline::After(kLibvirtdStartTimeout).Min(deadline));
+    if (!daemon_) {
+      daemon_ = std::make_shared<LibvirtDaemon>(LibvirtDaemonOptions{.log_dir = artifacts_dir_ / "libvirt"},
+                                                Deadline::After(kLibvirtdStartTimeout).Min(deadline));
+    }
     uri_ = daemon_->uri();
   } else {
     uri_ = spec_.libvirt_uri;
@@ -385,11 +391,9 @@ void LibvirtMachine::Launch(const Deadline& boot_deadline) {
 
 std::unique_ptr<Vm> LibvirtMachine::MigrateTo(const fs::path& destination_artifacts,
                                               const MigrationOptions& options, MigrationResult* result) {
-  std::string unsupported;
-  if (options.postcopy) unsupported = "postcopy";
-  if (options.fault != MigrationOptions::Fault::kNone) unsupported = "fault";
-  if (options.transport != MigrationOptions::Transport::kUnix) unsupported = "transport tcp";
-  if (!unsupported.empty()) throw MigrationError("vm " + name() + ": " + unsupported + " is not implemented for libvirt migration");
+  if (options.fault != MigrationOptions::Fault::kNone) {
+    throw MigrationError("vm " + name() + ": fault injection is not implemented for libvirt migration");
+  }
   if (!daemon_) throw MigrationError("vm " + name() + ": libvirt migration runs between cpuhp's private daemons (no --libvirt-uri)");
   MigrationResult r;
   r.destination_name = destination_artifacts.filename().string();
@@ -399,6 +403,7 @@ std::unique_ptr<Vm> LibvirtMachine::MigrateTo(const fs::path& destination_artifa
   dspec.name = r.destination_name;
   auto dest = std::make_unique<LibvirtMachine>(dspec, destination_artifacts);
   dest->domain_name_ = DomainName();
+  dest->daemon_ = return_daemon_;  // back where the guest came from, if it came
   dest->Prepare(Deadline::After(kBootTimeout));
   // The destination XML: the source's migratable XML with cpuhp's sockets
   // (QMP, agent, console) moved to the destination's.
@@ -423,32 +428,41 @@ std::unique_ptr<Vm> LibvirtMachine::MigrateTo(const fs::path& destination_artifa
     out << xml;
   }
   TempDir stream_dir(fs::temp_directory_path(), "cpuhp-mig-");
-  r.uri = "unix://" + (stream_dir.path() / "migrate.sock").string();
+  const bool tcp = options.transport == MigrationOptions::Transport::kTcp;
+  // tcp: no port, so the destination libvirtd takes one from its
+  // migration_port range; the listen address keeps it off the network.
+  r.uri = tcp ? "tcp://127.0.0.1" : "unix://" + (stream_dir.path() / "migrate.sock").string();
   virTypedParameterPtr params = nullptr;
   int n = 0, max = 0;
   virTypedParamsAddString(&params, &n, &max, VIR_MIGRATE_PARAM_URI, r.uri.c_str());
+  if (tcp) virTypedParamsAddString(&params, &n, &max, VIR_MIGRATE_PARAM_LISTEN_ADDRESS, "127.0.0.1");
   virTypedParamsAddString(&params, &n, &max, VIR_MIGRATE_PARAM_DEST_XML, xml.c_str());
   if (options.max_bandwidth) {
     virTypedParamsAddULLong(&params, &n, &max, VIR_MIGRATE_PARAM_BANDWIDTH, *options.max_bandwidth >> 20);
   }
-  const std::string call = "virDomainMigrateToURI3(" + dest->uri_ + ", LIVE|PEER2PEER, " + r.uri + ")";
+  unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER;
+  if (options.postcopy) flags |= VIR_MIGRATE_POSTCOPY;
+  const std::string call = "virDomainMigrateToURI3(" + dest->uri_ + ", LIVE|PEER2PEER" +
+                           (options.postcopy ? "|POSTCOPY" : "") + ", " + r.uri + ")";
   transcript_->Record("libvirt", Transcript::Direction::kSent, call);
-  LOG(kInfo, "migration") << name() << " -> " << r.destination_name << " through libvirt";
+  LOG(kInfo, "migration") << name() << " -> " << r.destination_name << " through libvirt ("
+                          << dest->uri_ << ")";
   Clock::time_point t0 = Clock::now();
   dest->started_ = t0;
-  // The call blocks until the migration ends: with cancel_after it runs on a
-  // thread of its own while this one aborts the job (virDomainAbortJob) when
-  // the time comes, unless it ended first.
+  // The call blocks until the migration ends, so it runs on a thread of its
+  // own while this one watches QEMU's MIGRATION events on cpuhp's monitor,
+  // switches to postcopy, probes and aborts the job (virDomainAbortJob)
+  // when the time comes.
   int rc = 0;
   std::optional<LibvirtError> migrate_error;
   bool aborted = false;
+  std::optional<std::string> postcopy_error;
   {
     std::mutex m;
     std::condition_variable ended_cv;
     bool ended = false;
     std::thread migrate([&] {
-      int result_rc = virDomainMigrateToURI3(domain_.get(), dest->uri_.c_str(), params, n,
-                                             VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER);
+      int result_rc = virDomainMigrateToURI3(domain_.get(), dest->uri_.c_str(), params, n, flags);
       std::optional<LibvirtError> error;
       if (result_rc < 0) error = LastLibvirtError(call);  // libvirt's last error is per thread
       std::lock_guard lock(m);
@@ -481,10 +495,36 @@ std::unique_ptr<Vm> LibvirtMachine::MigrateTo(const fs::path& destination_artifa
         r.probes.push_back(std::move(probe));
       }
     }
-    if (options.cancel_after) {
-      std::unique_lock lock(m);
-      if (!ended_cv.wait_for(lock, *options.cancel_after, [&] { return ended; })) {
-        lock.unlock();
+    Clock::time_point abort_at = options.cancel_after ? t0 + *options.cancel_after : Clock::time_point::max();
+    bool watching = true;     // cpuhp's monitor on the source still answers
+    bool switched = false;    // virDomainMigrateStartPostCopy called
+    for (;;) {
+      {
+        std::unique_lock lock(m);
+        if (ended_cv.wait_for(lock, kMigrationWatchInterval, [&] { return ended; })) break;
+      }
+      if (watching) {
+        try {
+          // libvirt turns QEMU's "events" capability on: every monitor gets
+          // the MIGRATION events, cpuhp's query-only one included.
+          while (auto ev = qmp_->TryWaitForEvent("MIGRATION", nullptr, Deadline::AfterUnscaled({}))) {
+            std::string status = (*ev)["data"].value("status", "");
+            r.statuses.push_back(status);
+            if (status == "active" && options.postcopy && !switched) {
+              switched = true;
+              transcript_->Record("libvirt", Transcript::Direction::kSent, "virDomainMigrateStartPostCopy");
+              if (virDomainMigrateStartPostCopy(domain_.get(), 0) < 0) {
+                postcopy_error = LastLibvirtError("virDomainMigrateStartPostCopy").what();
+                transcript_->Record("libvirt", Transcript::Direction::kReceived, *postcopy_error);
+              }
+            }
+          }
+        } catch (const Error&) {
+          watching = false;  // the source QEMU ended (peer-to-peer: libvirt kills it)
+        }
+      }
+      if (Clock::now() >= abort_at) {
+        abort_at = Clock::time_point::max();
         transcript_->Record("libvirt", Transcript::Direction::kSent, "virDomainAbortJob");
         aborted = virDomainAbortJob(domain_.get()) == 0;
         if (!aborted) LOG(kInfo, "migration") << LastLibvirtError("virDomainAbortJob").what();
@@ -498,7 +538,7 @@ std::unique_ptr<Vm> LibvirtMachine::MigrateTo(const fs::path& destination_artifa
     r.status = "cancelled";
     r.wall_time = Clock::now() - t0;
     if (result) *result = r;
-    return nullptr;  // the source runs on; `dest` and its daemon go
+    return nullptr;  // the source runs on; `dest` goes (and a daemon nobody else holds)
   }
   if (rc < 0) {
     LibvirtError e = *migrate_error;
@@ -506,7 +546,8 @@ std::unique_ptr<Vm> LibvirtMachine::MigrateTo(const fs::path& destination_artifa
     r.status = "failed";
     r.wall_time = Clock::now() - t0;
     if (result) *result = r;
-    MigrationError m(std::string("vm ") + name() + ": migration through libvirt failed: " + e.what());
+    MigrationError m(std::string("vm ") + name() + ": migration through libvirt failed: " + e.what() +
+                     (postcopy_error ? "; " + *postcopy_error : ""));
     AddContext(m);
     throw m;
   }
@@ -526,6 +567,7 @@ std::unique_ptr<Vm> LibvirtMachine::MigrateTo(const fs::path& destination_artifa
     virTypedParamsFree(stats, nstats);
   }
   dest->hotplug_->AdoptIds(hotplug_->ids());
+  dest->return_daemon_ = daemon_;
   if (options.verify) {
     r.source_view = before;
     r.destination_view = ReadHostView(dest->Qmp());
@@ -535,6 +577,12 @@ std::unique_ptr<Vm> LibvirtMachine::MigrateTo(const fs::path& destination_artifa
   // Peer-to-peer: libvirt has already ended the source QEMU.
   Shutdown();
   if (result) *result = r;
+  if (options.postcopy && std::find(r.statuses.begin(), r.statuses.end(), "postcopy-active") == r.statuses.end()) {
+    MigrationError m("vm " + name() + ": postcopy was asked for but the migration completed without entering "
+                     "postcopy-active (statuses: " + Join(r.statuses, ", ") + ")" +
+                     (postcopy_error ? "; " + *postcopy_error : ""));
+    throw m;
+  }
   if (!r.differences.empty()) {
     throw MigrationCheckFailure("migration through libvirt changed the vCPU views: " + r.differences.front(),
                                 r.differences);
@@ -577,8 +625,9 @@ void LibvirtMachine::Kill() noexcept {
   serial_pump_.reset();
   qmp_.reset();
   agent_.reset();
-  if (daemon_) daemon_->Stop();
+  // The daemons go with their last owner (a destination may still hold one).
   daemon_.reset();
+  return_daemon_.reset();
   socket_dir_.reset();
 }
 

@@ -102,15 +102,21 @@ class LibvirtMachine final : public Vm {
   AgentClient& Agent() override;
   LibvirtHotplug& Hotplug() override;
   // Live, peer-to-peer migration to a second private libvirtd
-  // (virDomainMigrateToURI3 to its qemu+unix:// URI, the stream over a unix://
-  // socket), the destination XML being the source's migratable XML with
-  // cpuhp's socket paths moved; then the same cross-hop comparison of QEMU's
-  // and the guest's views as the direct backend. Only plain migrations:
-  // postcopy, faults and tcp throw MigrationError, as does a VM on a
-  // daemon given by URI. probe_hotplug tries virDomainSetVcpu during the
-  // migration and records libvirt's answer (and how long it took) in probes. cancel_after aborts the job (virDomainAbortJob):
-  // "cancelled", nullptr, the source runs on. omit_cpu_devices marks those vCPUs disabled
-  // in the destination XML (libvirt must refuse it).
+  // (virDomainMigrateToURI3 to its qemu+unix:// URI), the destination XML
+  // being the source's migratable XML with cpuhp's socket paths moved; then
+  // the same cross-hop comparison of QEMU's and the guest's views as the
+  // direct backend. The second daemon is the one the guest came from when
+  // there is one (A -> B -> A: ping-pong between two hosts), else a new one.
+  // The stream goes over a unix:// socket, or tcp://127.0.0.1 (a port the
+  // destination libvirtd picks). postcopy adds VIR_MIGRATE_POSTCOPY and
+  // switches (virDomainMigrateStartPostCopy) once QEMU reports "active";
+  // statuses are QEMU's MIGRATION events as cpuhp's own monitor on the
+  // source saw them. Faults throw MigrationError, as does a VM on a daemon
+  // given by URI. probe_hotplug tries virDomainSetVcpu during the migration
+  // and records libvirt's answer (and how long it took) in probes.
+  // cancel_after aborts the job (virDomainAbortJob): "cancelled", nullptr,
+  // the source runs on. omit_cpu_devices marks those vCPUs disabled in the
+  // destination XML (libvirt must refuse it).
   std::unique_ptr<Vm> MigrateTo(const std::filesystem::path& destination_artifacts,
                                 const MigrationOptions& options, MigrationResult* result) override;
   std::optional<LibvirtView> ReadBackendView() override { return ReadLibvirtView(); }
@@ -141,7 +147,7 @@ class LibvirtMachine final : public Vm {
   const std::string& uri() const { return uri_; }
   virDomainPtr domain() const { return domain_.get(); }
   // The private daemon, when cpuhp started one.
-  LibvirtDaemon* daemon() { return daemon_ ? &*daemon_ : nullptr; }
+  LibvirtDaemon* daemon() { return daemon_.get(); }
 
  private:
   static constexpr int kContextLogLines = 10;
@@ -159,7 +165,10 @@ class LibvirtMachine final : public Vm {
   Accel accel_ = Accel::kTcg;
   std::string accel_reason_;
   std::string uri_;
-  std::optional<LibvirtDaemon> daemon_;
+  // Shared: after a migration the destination keeps the source's daemon
+  // (return_daemon_) for the next hop back; the last owner stops it.
+  std::shared_ptr<LibvirtDaemon> daemon_;
+  std::shared_ptr<LibvirtDaemon> return_daemon_;
   LibvirtConnect conn_;
   LibvirtDomain domain_;
   std::optional<TempDir> socket_dir_;

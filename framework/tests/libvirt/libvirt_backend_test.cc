@@ -18,10 +18,12 @@
 #include "scenario/runner.h"
 #include "scenario/scenario_loader.h"
 #include "util/file.h"
+#include "util/text.h"
 #include "util/process.h"
 #include "util/wait.h"
 #include "vm/libvirt_daemon.h"
 #include "vm/libvirt_machine.h"
+#include "vm/migration.h"
 #include "vm/vm_fixture.h"
 
 namespace cpuhp {
@@ -175,6 +177,46 @@ TEST_F(LibvirtTest, PlugAndUnplugThroughLibvirtKeepTheThreeViewsInStep) {
   }
   vm->Shutdown();
   EXPECT_FALSE(vm->Running());
+}
+
+// Ping-pong between two daemons: the second hop goes back to the daemon the
+// guest started on (A -> B -> A), postcopy over tcp on the way there, a
+// plain unix:// stream on the way back; a vCPU plugged on A and one on B are
+// there after both hops.
+TEST_F(LibvirtTest, MigrationGoesBackToTheDaemonTheGuestCameFrom) {
+  std::unique_ptr<Vm> vm = MakeVm(LibvirtSpec("vm0", {.cpus = 1, .maxcpus = 4}), TestArtifactsDir() / "vm0");
+  vm->Launch(Deadline::After(kBootTimeout));
+  LibvirtDaemon* a = dynamic_cast<LibvirtMachine&>(*vm).daemon();
+  ASSERT_NE(a, nullptr);
+  const std::string a_uri = a->uri();
+  vm->Hotplug().Plug(vm->Hotplug().FreeSlots().at(0), "cpu-a", Deadline::After(kHotplugSettleTimeout));
+
+  MigrationOptions there;
+  there.transport = MigrationOptions::Transport::kTcp;
+  there.postcopy = true;
+  MigrationResult r1;
+  vm = vm->MigrateTo(TestArtifactsDir() / "hop-1", there, &r1);
+  ASSERT_NE(vm, nullptr);
+  EXPECT_EQ(r1.status, "completed");
+  EXPECT_EQ(r1.uri, "tcp://127.0.0.1");
+  EXPECT_THAT(r1.statuses, ::testing::Contains("postcopy-active")) << Join(r1.statuses, ", ");
+  auto& b = dynamic_cast<LibvirtMachine&>(*vm);
+  ASSERT_NE(b.daemon(), nullptr);
+  EXPECT_NE(b.uri(), a_uri);
+  EXPECT_TRUE(a->Running()) << "the daemon the guest left must wait for it to come back";
+  vm->Hotplug().Plug(vm->Hotplug().FreeSlots().at(0), "cpu-b", Deadline::After(kHotplugSettleTimeout));
+
+  MigrationResult r2;
+  vm = vm->MigrateTo(TestArtifactsDir() / "hop-2", {}, &r2);
+  ASSERT_NE(vm, nullptr);
+  EXPECT_EQ(r2.status, "completed");
+  auto& back = dynamic_cast<LibvirtMachine&>(*vm);
+  EXPECT_EQ(back.uri(), a_uri);
+  EXPECT_EQ(back.daemon(), a);
+  EXPECT_EQ(back.ReadLibvirtView().live_count, 3);
+  CheckResult after = CheckUntilConsistent(*vm, {}, Deadline::After(kHotplugSettleTimeout));
+  EXPECT_TRUE(after.Passed()) << after.Summary();
+  vm->Shutdown();
 }
 
 // cpuhp SIGKILLed while its private libvirtd runs a guest: nothing of it
