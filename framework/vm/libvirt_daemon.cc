@@ -4,6 +4,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <csignal>
 #include <fstream>
 #include <random>
@@ -53,6 +54,21 @@ std::string RandomUuid() {
   return u;
 }
 
+// $CPUHP_LIBVIRTD_LOG_FILTERS (libvirtd.conf's log_filters, e.g. "1:qemu
+// 1:util.command") turns on libvirtd's debug output in libvirtd.log, for
+// when libvirt fails with no cause ("An error occurred, but the cause is
+// unknown"); otherwise errors and warnings only.
+std::string LogFilters() {
+  const char* f = std::getenv("CPUHP_LIBVIRTD_LOG_FILTERS");
+  if (!f || !*f) return "";
+  std::string safe;
+  for (char c : std::string_view(f)) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == ':' || c == '.' || c == ' ' || c == '_' || c == '+') safe += c;
+  }
+  return "log_filters = \"" + safe + "\"\n";
+}
+std::string LibvirtdLogLevel() { return LogFilters().empty() ? "3" : "1"; }
+
 void WriteText(const fs::path& path, const std::string& text) {
   std::ofstream out(path);
   out << text;
@@ -91,7 +107,7 @@ LibvirtDaemon::LibvirtDaemon(const LibvirtDaemonOptions& options, const Deadline
             "auth_unix_ro = \"none\"\n"
             "auth_unix_rw = \"none\"\n"
             "host_uuid = \"" + (options.host_uuid.empty() ? RandomUuid() : options.host_uuid) + "\"\n"
-            "log_outputs = \"3:file:/var/log/libvirt/libvirtd.log\"\n");
+            "log_outputs = \"" + LibvirtdLogLevel() + ":file:/var/log/libvirt/libvirtd.log\"\n" + LogFilters());
   // QEMU as root, without libvirt's namespaces, cgroups, relabelling or
   // virtlogd: cpuhp's sockets and the kit's files are reachable as they are.
   WriteText(r / "etc/qemu.conf",
