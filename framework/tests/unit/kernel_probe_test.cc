@@ -136,7 +136,9 @@ TEST(KernelProbeTest, ReadsWhatTheProbeAsksFor) {
   EXPECT_EQ(v.smt_control, "off");
   EXPECT_EQ(v.smt_active, false);
   g.files["/sys/devices/system/cpu/smt/active"] = "maybe\n";
-  EXPECT_THROW(ReadDeepView(g, {.smt = true}, Deadline::After(std::chrono::seconds(5))), ProtocolError);
+  DeepProbe smt_only;
+  smt_only.smt = true;
+  EXPECT_THROW(ReadDeepView(g, smt_only, Deadline::After(std::chrono::seconds(5))), ProtocolError);
 }
 
 }  // namespace
