@@ -10,11 +10,19 @@ namespace {
 
 class DryRunner {
  public:
-  DryRunner(const ResolvedTopology& topo, DryRunBudget& budget) : topo_(topo), budget_(budget) {
+  DryRunner(const ResolvedTopology& topo, int boot_plugs, DryRunBudget& budget)
+      : topo_(topo), budget_(budget), boot_plugs_(boot_plugs) {
     occupant_.assign(topo.maxcpus, "");
     for (int i = 0; i < topo.cpus; ++i)
       occupant_[i] = i == 0 ? "the boot CPU" : "boot CPU " + std::to_string(i);
     free_ = topo.maxcpus - topo.cpus;
+    // machine.boot_plugs takes the lowest free slots while the guest boots
+    // (RunBootPlugs), under the ids a hotplug step would give them.
+    for (int i = 0, plugged = 0; i < topo.maxcpus && plugged < boot_plugs; ++i) {
+      if (!occupant_[i].empty()) continue;
+      Plug(i, SlotDeviceId(topo.SlotProps(i)));
+      ++plugged;
+    }
   }
 
   void Run(const std::vector<Step>& steps, bool expected_to_fail, const std::string& context) {
@@ -57,7 +65,8 @@ class DryRunner {
   std::string Occupancy() const {
     return "maxcpus " + std::to_string(topo_.maxcpus) + ", " + std::to_string(topo_.cpus) +
            " boot CPU" + (topo_.cpus == 1 ? "" : "s") + ", " + std::to_string(plugged_.size()) +
-           " hot-plugged";
+           " hot-plugged" +
+           (boot_plugs_ > 0 ? " (" + std::to_string(boot_plugs_) + " by machine.boot_plugs)" : "");
   }
 
   void Plug(int index, const std::string& id) {
@@ -331,6 +340,7 @@ class DryRunner {
   std::vector<std::pair<std::string, int>> plugged_;  // id, slot index; in plug order
   std::set<std::string> plugged_ids_;                 // the ids in plugged_
   bool load_running_ = false;
+  int boot_plugs_ = 0;  // machine.boot_plugs.count
 };
 
 }  // namespace
@@ -339,7 +349,7 @@ void DryRun(const ScenarioRun& run, DryRunBudget& budget) {
   std::string problem;
   auto topo = ResolveTopology(run.machine.spec.smp, &problem);
   if (!topo) throw ScenarioError(run.where, "machine.smp: impossible topology: " + problem);
-  DryRunner(*topo, budget).Run(run.steps, false, "");
+  DryRunner(*topo, run.machine.boot_plugs.count, budget).Run(run.steps, false, "");
 }
 
 void DryRun(const ScenarioRun& run) {
