@@ -55,7 +55,7 @@ bool InPath(const std::string& program) { return FindInPath(program).has_value()
 void CheckQemu(const std::string& binary, bool cached, std::vector<HostCheck>* out) {
   const std::string part = "qemu " + binary;
   try {
-    QemuVersion v = QueryQemuVersion(binary, Deadline::AfterUnscaled(seconds(20)));
+    QemuVersion v = QueryQemuVersion(binary, Deadline::AfterUnscaled(kQemuVersionTimeout));
     out->push_back({part, Status::kPass,
                     "QEMU " + v.ToString() + (v.package.empty() ? "" : " (" + v.package + ")")});
   } catch (const Error& e) {

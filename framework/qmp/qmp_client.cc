@@ -1,6 +1,7 @@
 #include "qmp/qmp_client.h"
 
 #include "util/log.h"
+#include "util/text.h"
 
 namespace cpuhp {
 namespace {
@@ -112,10 +113,56 @@ nlohmann::json QmpClient::Execute(std::string_view command, const nlohmann::json
     }
   } catch (QmpError&) {
     throw;
+  } catch (ConnectionError& e) {
+    e.AddContext("while running QMP command " + DumpJsonShort(request, 1000));
+    if (std::string last = LastWordsAfterClose(); !last.empty()) e.AddContext(last);
+    throw;
   } catch (Error& e) {
     e.AddContext("while running QMP command " + DumpJsonShort(request, 1000));
     throw;
   }
+}
+
+namespace {
+
+// What a SHUTDOWN event's reason means for a cpuhp VM (QEMU runs with
+// -no-reboot, so a guest reset ends QEMU too).
+std::string ExplainShutdown(const std::string& reason) {
+  if (reason == "guest-reset") {
+    return "the guest reset itself (a triple fault or a reboot; -no-reboot makes QEMU exit)";
+  }
+  if (reason == "guest-shutdown") return "the guest powered itself off";
+  if (reason == "guest-panic") return "the guest kernel panicked";
+  if (reason == "host-signal") return "QEMU was sent a signal";
+  if (reason == "host-qmp-quit") return "a QMP quit";
+  return "";
+}
+
+}  // namespace
+
+std::string QmpClient::LastWordsAfterClose() {
+  // QEMU closed the socket; what it sent before (its SHUTDOWN event says
+  // why it stopped) is still there to read, and only that: never wait.
+  try {
+    for (size_t i = 0; i < kMaxBufferedEvents; ++i) {
+      if (!ReadOne(Deadline::AfterUnscaled({}))) break;
+    }
+  } catch (const Error&) {
+    // The end of what QEMU sent.
+  }
+  // ReadOne buffers every event, including one read before the close.
+  std::optional<std::string> reason;
+  for (auto it = events_.rbegin(); it != events_.rend() && !reason; ++it) {
+    if ((*it)["event"] != "SHUTDOWN") continue;
+    reason = "";
+    if (auto d = it->find("data"); d != it->end() && d->is_object()) {
+      if (auto r = d->find("reason"); r != d->end() && r->is_string()) reason = r->get<std::string>();
+    }
+  }
+  if (!reason) return "";
+  std::string why = ExplainShutdown(*reason);
+  return "QEMU's last event before it closed QMP: SHUTDOWN, reason \"" + TerminalSafe(reason->substr(0, 64)) +
+         "\"" + (why.empty() ? "" : ": " + why);
 }
 
 std::optional<nlohmann::json> QmpClient::TakeBuffered(const EventPredicate& match) {

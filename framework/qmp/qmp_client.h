@@ -85,6 +85,9 @@ class QmpClient final : public QmpLink {
   std::optional<nlohmann::json> TakeBuffered(const EventPredicate& match);
   // Reads one message; buffers it if it is an event. Returns it, or nullopt on timeout.
   std::optional<nlohmann::json> ReadOne(const Deadline& deadline);
+  // After QEMU closed the connection: reads what it had sent (buffering the
+  // events) and says why it stopped, from its SHUTDOWN event; "" if none.
+  std::string LastWordsAfterClose();
 
   JsonChannel channel_;
   nlohmann::json greeting_;

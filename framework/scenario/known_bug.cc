@@ -152,6 +152,7 @@ void ApplyKnownBugs(const std::vector<KnownBug>& bugs, RunResult& result) {
                            (bug.error ? std::string(FailureKindName(*bug.error)) : "any error") +
                            (bug.message.empty() ? "" : " \"" + bug.message + "\"") + ")";
     if (result.Passed()) {
+      if (bug.intermittent) return;  // this try did not hit it
       result.outcome = RunOutcome::kFailed;
       RunFailure f;
       f.kind = FailureKind::kExpectation;
@@ -190,7 +191,7 @@ KnownBug ParseOne(const YamlValue& v) {
     v.Fail("expected {on: {qemu: \"<10.1\"}, fails_with: {error: ..., message: ...}, see: ...}, got " +
            v.TypeName());
   }
-  YamlMap m = v.AsMap({"on", "fails_with", "see"});
+  YamlMap m = v.AsMap({"on", "fails_with", "see", "intermittent"});
   KnownBug bug;
   bug.where = v.where();
   YamlMap on = m.Require("on").AsMap({"qemu", "kernel", "accel"});
@@ -215,6 +216,13 @@ KnownBug ParseOne(const YamlValue& v) {
     }
   }
   if (auto s = m.Get("see")) bug.see = s->AsString();
+  if (auto i = m.Get("intermittent")) {
+    bug.intermittent = i->AsBool();
+    // A chance failure of any kind would pass for the bug.
+    if (bug.intermittent && !bug.error && bug.message.empty()) {
+      i->Fail("an intermittent known bug needs fails_with (error and message): any failure would count as it");
+    }
+  }
   return bug;
 }
 

@@ -11,6 +11,11 @@
 // reproduces on qemu 10.0.2 ...", so the expectation is narrowed when the
 // bug is fixed; a run failing some other way fails as it is. On other
 // stacks the expectation does not apply.
+//
+// `intermittent: true` is for a bug that strikes by chance (a race in QEMU or
+// the guest): a run failing that way is still a "known bug", a run that
+// passes just passed. Never a retry: each run is one try, reported as what
+// it was.
 #pragma once
 
 #include <optional>
@@ -48,6 +53,7 @@ struct KnownBug {
   std::optional<FailureKind> error;  // the failure's kind; any when unset
   std::string message;               // a substring of the failure's message
   std::string see;                   // where it is written up
+  bool intermittent = false;         // a passing run is no news (see the top)
   SourceLocation where;
 
   // Whether the run's stack (once booted) is one this expectation is about.

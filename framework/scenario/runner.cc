@@ -139,6 +139,10 @@ class Executor {
                                   << " (replay: cpuhp run --seed " << seed << ")";
         BootPlugPlan plan = PlanBootPlugs(run_.machine.boot_plugs, seed);
         hook = [this, &boot_plugs, plan](Vm& vm, const Deadline& d) {
+          // The stack, known once QMP answers: a boot the plugs break still
+          // says where it ran (the report, a known_bug's `on` bounds).
+          result_.accel = AccelName(vm.accel());
+          result_.qemu_version = ParseQueryVersion(vm.Qmp().Execute("query-version", nullptr, d), vm.name()).ToString();
           boot_plugs = RunBootPlugs(vm, plan, d, &ctx_.plugged);
         };
       }

@@ -32,5 +32,8 @@ QemuVersion ParseQueryVersion(const nlohmann::json& reply, const std::string& wh
 // over a private QMP socket and quits it. Throws LaunchError (QEMU cannot run,
 // with its log) or TimeoutError; leaves nothing running.
 QemuVersion QueryQemuVersion(const std::string& qemu_binary, const Deadline& deadline);
+// QueryQemuVersion's deadline: QEMU without a machine answers in ~50 ms on
+// an idle host.
+inline constexpr seconds kQemuVersionTimeout{20};
 
 }  // namespace cpuhp

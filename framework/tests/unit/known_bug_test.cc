@@ -97,6 +97,24 @@ TEST(KnownBugTest, APassOnAStackItIsAboutSaysTheBugNoLongerReproduces) {
       << r.failure->message;
 }
 
+// An intermittent bug: its failure is a known bug, a pass is a pass (not
+// "no longer reproduces"), another failure fails as it is.
+TEST(KnownBugTest, AnIntermittentBugTakesItsFailureAndLeavesAPassAlone) {
+  KnownBug bug = Bug("7.2", FailureKind::kSetup, "reason \"guest-reset\"");
+  bug.intermittent = true;
+  RunResult hit = Ran(RunOutcome::kError, FailureKind::kSetup,
+                      "vm x: ... SHUTDOWN, reason \"guest-reset\": the guest reset itself");
+  ApplyKnownBugs({bug}, hit);
+  EXPECT_EQ(hit.outcome, RunOutcome::kKnownBug);
+  RunResult passed = Ran(RunOutcome::kPassed);
+  ApplyKnownBugs({bug}, passed);
+  EXPECT_EQ(passed.outcome, RunOutcome::kPassed);
+  EXPECT_FALSE(passed.failure);
+  RunResult other = Ran(RunOutcome::kFailed, FailureKind::kCheck, "present-count: ...");
+  ApplyKnownBugs({bug}, other);
+  EXPECT_EQ(other.outcome, RunOutcome::kFailed);
+}
+
 TEST(KnownBugTest, AnotherFailureFailsAsItIsWithTheExpectationNamed) {
   RunResult r = Ran(RunOutcome::kFailed, FailureKind::kCheck, "present-count: ...");
   ApplyKnownBugs({Bug("7.2", FailureKind::kConnection, "")}, r);

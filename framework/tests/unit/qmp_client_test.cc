@@ -97,6 +97,60 @@ TEST(QmpClientTest, EofWhileWaitingIsAConnectionErrorNotAHang) {
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(30)) << "must not wait out the deadline";
 }
 
+// QEMU's SHUTDOWN event, sent just before it closed QMP, says why it
+// stopped: the ConnectionError carries it, read after the reply wait or
+// after the write failed.
+TEST(QmpClientTest, ConnectionClosedByQemuSaysWhyFromItsShutdownEvent) {
+  FakePeer peer([](FakePeer& p) {
+    p.ReadLine();
+    p.Write(R"({"event": "SHUTDOWN", "data": {"guest": true, "reason": "guest-reset"}})" "\r\n");
+    p.Close();
+  });
+  QmpClient qmp(peer.TakeClientFd(), "qmp", nullptr);
+  try {
+    qmp.Execute("query-hotpluggable-cpus", nullptr, Deadline::After(std::chrono::seconds(30)));
+    FAIL() << "expected ConnectionError";
+  } catch (const ConnectionError& e) {
+    EXPECT_NE(std::string(e.what()).find("QEMU's last event before it closed QMP: SHUTDOWN, reason "
+                                         "\"guest-reset\": the guest reset itself"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(QmpClientTest, WriteToAClosedQmpStillReadsTheShutdownReason) {
+  std::promise<void> closed;
+  FakePeer peer([&](FakePeer& p) {
+    p.Write(R"({"event": "SHUTDOWN", "data": {"guest": true, "reason": "guest-shutdown"}})" "\r\n");
+    p.Close();
+    closed.set_value();
+  });
+  closed.get_future().wait();
+  QmpClient qmp(peer.TakeClientFd(), "qmp", nullptr);
+  try {
+    qmp.Execute("query-status", nullptr, Deadline::After(std::chrono::seconds(30)));
+    FAIL() << "expected ConnectionError";
+  } catch (const ConnectionError& e) {
+    EXPECT_NE(std::string(e.what()).find("reason \"guest-shutdown\": the guest powered itself off"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(QmpClientTest, ConnectionClosedWithoutAShutdownEventAddsNoReason) {
+  FakePeer peer([](FakePeer& p) {
+    p.ReadLine();
+    p.Close();
+  });
+  QmpClient qmp(peer.TakeClientFd(), "qmp", nullptr);
+  try {
+    qmp.Execute("query-status", nullptr, Deadline::After(std::chrono::seconds(30)));
+    FAIL() << "expected ConnectionError";
+  } catch (const ConnectionError& e) {
+    EXPECT_EQ(std::string(e.what()).find("SHUTDOWN"), std::string::npos) << e.what();
+  }
+}
+
 TEST(QmpClientTest, NoReplyIsATimeoutNamingTheCommand) {
   FakePeer peer([](FakePeer& p) { p.ReadLine(); p.ReadLine(); });
   QmpClient qmp(peer.TakeClientFd(), "qmp", nullptr);

@@ -10,6 +10,7 @@
 
 #include "guest/cpu_snapshot.h"
 #include "util/fd.h"
+#include "util/wait.h"
 #include "vm/cpu_hotplug.h"
 #include "vm_fixture.h"
 
@@ -276,6 +277,27 @@ TEST_F(HotplugE2eTest, AQemuThatCannotStartIsALaunchErrorWithItsExitCommandAndLo
     EXPECT_NE(std::string(e.what()).find(d.qemu_log_tail), std::string::npos) << e.what();
   }
   EXPECT_FALSE(vm.Running());
+}
+
+// A guest that resets itself ends QEMU (-no-reboot): the QMP command that
+// then fails says so, from QEMU's SHUTDOWN event, instead of only "peer
+// closed the connection".
+TEST_F(HotplugE2eTest, AGuestThatResetsItselfIsNamedInTheQmpError) {
+  Machine& vm = Boot(KitSpec("resets", {.cpus = 1, .maxcpus = 2}));
+  // The pause lets the agent's reply out before the reset.
+  vm.Agent().Execute("guest-exec", {{"path", "/bin/sh"}, {"arg", {"-c", "sleep 0.3; echo b >/proc/sysrq-trigger"}}});
+  std::string error;
+  bool failed = WaitUntil(Deadline::After(std::chrono::seconds(30)), std::chrono::milliseconds(100), [&] {
+    try {
+      vm.Qmp().Execute("query-status");
+      return false;
+    } catch (const ConnectionError& e) {
+      error = e.what();
+      return true;
+    }
+  });
+  ASSERT_TRUE(failed) << "QEMU still answers QMP 30 s after the guest's reset";
+  EXPECT_NE(error.find("SHUTDOWN, reason \"guest-reset\": the guest reset itself"), std::string::npos) << error;
 }
 
 TEST(HotplugE2eOrphanTest, KillingTheFrameworkMidBootLeavesNoQemu) {

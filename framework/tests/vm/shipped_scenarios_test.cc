@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <iostream>
 #include <map>
 
 #include "scenario/runner.h"
@@ -62,6 +63,16 @@ TEST_P(ShippedScenarioTest, Passes) {
   for (const auto& run : runs) {
     SCOPED_TRACE(run.label);
     RunResult r = RunScenario(run, options_);
+    if (r.outcome == RunOutcome::kKnownBug) {
+      // Only an intermittent known_bug the scenario declares (boot-plugs:
+      // docs/known-issues.md) can turn a shipped run into one: this try hit
+      // it, which is a result, not a pass to check further.
+      ASSERT_TRUE(std::any_of(run.known_bugs.begin(), run.known_bugs.end(),
+                              [](const KnownBug& b) { return b.intermittent; }))
+          << r.known_bug;
+      std::cout << run.label << ": " << r.known_bug << "\n";
+      continue;
+    }
     ASSERT_TRUE(r.Passed()) << r.FailureLine() << "\n" << r.serial_tail;
     EXPECT_GT(r.checks, 0) << "a shipped scenario must check something";
 
