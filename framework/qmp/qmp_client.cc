@@ -113,12 +113,11 @@ nlohmann::json QmpClient::Execute(std::string_view command, const nlohmann::json
     }
   } catch (QmpError&) {
     throw;
-  } catch (ConnectionError& e) {
-    e.AddContext("while running QMP command " + DumpJsonShort(request, 1000));
-    if (std::string last = LastWordsAfterClose(); !last.empty()) e.AddContext(last);
-    throw;
   } catch (Error& e) {
     e.AddContext("while running QMP command " + DumpJsonShort(request, 1000));
+    if (e.kind() == FailureKind::kConnection) {
+      if (std::string last = LastWordsAfterClose(); !last.empty()) e.AddContext(last);
+    }
     throw;
   }
 }

@@ -220,7 +220,7 @@ KnownBug ParseOne(const YamlValue& v) {
     bug.intermittent = i->AsBool();
     // A chance failure of any kind would pass for the bug.
     if (bug.intermittent && !bug.error && bug.message.empty()) {
-      i->Fail("an intermittent known bug needs fails_with (error and message): any failure would count as it");
+      i->Fail("an intermittent known bug needs fails_with (an error kind or a message): without one, any failure would count as it");
     }
   }
   return bug;

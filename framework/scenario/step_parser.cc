@@ -65,6 +65,20 @@ bool ReadProps(const YamlMap& m, Step& step, CpuProps* props) {
   return any;
 }
 
+// A cpulist value ("1-3,5") that must name at least one CPU: `expected` is
+// the error when it is not a cpulist, `empty` when it names none.
+CpuSet NonEmptyCpuList(const YamlValue& v, std::string_view key, const std::string& expected,
+                       const std::string& empty = "the cpulist is empty") {
+  CpuSet cpus;
+  try {
+    cpus = CpuSet::Parse(v.AsString(), key);
+  } catch (const CpuListError&) {
+    v.Fail(expected);
+  }
+  if (cpus.Empty()) v.Fail(empty);
+  return cpus;
+}
+
 // The most steps one run may have, counting those inside repeat,
 // expect_error and expect_failure, and each use of a YAML alias: yaml-cpp
 // shares an aliased node, but every use is a Step of its own, so an 862-byte
@@ -369,13 +383,8 @@ class StepParser {
         if (s.cpus.Empty()) c.Fail("the list of CPUs is empty");
       } else {
         s.all = false;
-        try {
-          s.cpus = CpuSet::Parse(c.AsString(), "cpus");
-        } catch (const CpuListError&) {
-          c.Fail("expected all, a cpulist such as \"1-3,5\" or a list of CPU numbers, got " +
-                 c.TypeName());
-        }
-        if (s.cpus.Empty()) c.Fail("the cpulist is empty");
+        s.cpus = NonEmptyCpuList(
+            c, "cpus", "expected all, a cpulist such as \"1-3,5\" or a list of CPU numbers, got " + c.TypeName());
       }
     };
     if (v && !v->IsNull()) {
@@ -440,12 +449,8 @@ class StepParser {
         if (c.deep.empty()) deep->Fail("the list of probes is empty");
       }
       if (auto online = m.Get("expect_online")) {
-        try {
-          c.expect_online = CpuSet::Parse(online->AsString(), "expect_online");
-        } catch (const CpuListError&) {
-          online->Fail("expected a cpulist such as \"0-3\"");
-        }
-        if (c.expect_online->Empty()) online->Fail("the cpulist is empty (CPU 0 is always online)");
+        c.expect_online = NonEmptyCpuList(*online, "expect_online", "expected a cpulist such as \"0-3\"",
+                                          "the cpulist is empty (CPU 0 is always online)");
       }
     }
     if (step.name.empty()) step.name = c.only.empty() ? "check" : "check " + Join(c.only, ",");
@@ -593,14 +598,7 @@ class StepParser {
           if (g.stop) pin->Fail("pin only applies when starting the load");
           if (!pin->IsSequence()) pin->Fail("pin needs a list of cpulists, one per worker: [\"3\", \"1-2\"]");
           for (const auto& p : pin->Items()) {
-            CpuSet cpus;
-            try {
-              cpus = CpuSet::Parse(p.AsString(), "pin");
-            } catch (const CpuListError&) {
-              p.Fail("expected a cpulist such as \"3\" or \"1-2\"");
-            }
-            if (cpus.Empty()) p.Fail("the cpulist is empty");
-            g.pin.push_back(cpus);
+            g.pin.push_back(NonEmptyCpuList(p, "pin", "expected a cpulist such as \"3\" or \"1-2\""));
           }
           if (g.pin.empty()) pin->Fail("the list of pins is empty");
           if (g.workers == 0) g.workers = static_cast<int>(g.pin.size());
@@ -611,12 +609,7 @@ class StepParser {
         }
         if (auto on = m.Get("lands_on")) {
           if (g.stop) on->Fail("lands_on only applies when starting the load");
-          try {
-            g.lands_on = CpuSet::Parse(on->AsString(), "lands_on");
-          } catch (const CpuListError&) {
-            on->Fail("expected a cpulist such as \"3\" or \"1-2\"");
-          }
-          if (g.lands_on->Empty()) on->Fail("the cpulist is empty");
+          g.lands_on = NonEmptyCpuList(*on, "lands_on", "expected a cpulist such as \"3\" or \"1-2\"");
           if (g.workers != 0 && g.workers <= static_cast<int>(g.pin.size())) {
             on->Fail("every worker is pinned: lands_on needs an unpinned one (raise workers)");
           }
@@ -685,12 +678,7 @@ class StepParser {
     }
     auto cpus = m.Get("cpus");
     if (!cpus) anchor.Fail("cgroup needs cpus (a cpulist)");
-    try {
-      c.cpus = CpuSet::Parse(cpus->AsString(), "cpus");
-    } catch (const CpuListError&) {
-      cpus->Fail("expected a cpulist such as \"1-3\"");
-    }
-    if (c.cpus.Empty()) cpus->Fail("the cpulist is empty");
+    c.cpus = NonEmptyCpuList(*cpus, "cpus", "expected a cpulist such as \"1-3\"");
     if (step.name.empty()) step.name = "cgroup " + c.name + " cpus " + c.cpus.ToString();
     return c;
   }

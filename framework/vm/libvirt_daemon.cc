@@ -67,7 +67,6 @@ std::string LogFilters() {
   }
   return "log_filters = \"" + safe + "\"\n";
 }
-std::string LibvirtdLogLevel() { return LogFilters().empty() ? "3" : "1"; }
 
 void WriteText(const fs::path& path, const std::string& text) {
   std::ofstream out(path);
@@ -102,12 +101,14 @@ LibvirtDaemon::LibvirtDaemon(const LibvirtDaemonOptions& options, const Deadline
   fs::path cache = options.cache_dir.empty() ? DefaultLibvirtCacheDir() : options.cache_dir;
   MakeDirs(cache);
   const fs::path sock = r / "sock";
+  // Debug filters need the debug level on the output too.
+  const std::string filters = LogFilters();
   WriteText(r / "etc/libvirtd.conf",
             "unix_sock_dir = \"" + sock.string() + "\"\n"
             "auth_unix_ro = \"none\"\n"
             "auth_unix_rw = \"none\"\n"
             "host_uuid = \"" + (options.host_uuid.empty() ? RandomUuid() : options.host_uuid) + "\"\n"
-            "log_outputs = \"" + LibvirtdLogLevel() + ":file:/var/log/libvirt/libvirtd.log\"\n" + LogFilters());
+            "log_outputs = \"" + (filters.empty() ? "3" : "1") + ":file:/var/log/libvirt/libvirtd.log\"\n" + filters);
   // QEMU as root, without libvirt's namespaces, cgroups, relabelling or
   // virtlogd: cpuhp's sockets and the kit's files are reachable as they are.
   WriteText(r / "etc/qemu.conf",
