@@ -78,6 +78,11 @@ class QmpClient final : public QmpLink {
   // Events dropped so far because the buffer was full.
   size_t dropped_events() const { return dropped_events_; }
 
+  // After QEMU closed the connection (or exited): reads what it had sent
+  // (buffering the events) and says why it stopped, from its SHUTDOWN event;
+  // "" if none. Never waits: on a live QEMU it reads only what is there.
+  std::string LastWordsAfterClose();
+
   const std::string& name() const override { return channel_.name(); }
   JsonChannel& channel() { return channel_; }
 
@@ -85,9 +90,6 @@ class QmpClient final : public QmpLink {
   std::optional<nlohmann::json> TakeBuffered(const EventPredicate& match);
   // Reads one message; buffers it if it is an event. Returns it, or nullopt on timeout.
   std::optional<nlohmann::json> ReadOne(const Deadline& deadline);
-  // After QEMU closed the connection: reads what it had sent (buffering the
-  // events) and says why it stopped, from its SHUTDOWN event; "" if none.
-  std::string LastWordsAfterClose();
 
   JsonChannel channel_;
   nlohmann::json greeting_;

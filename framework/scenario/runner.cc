@@ -232,6 +232,10 @@ class Executor {
       rec.detail = std::exchange(ctx_.failed_detail, nlohmann::json::object());
       rec.outcome = "failed";
       rec.message = e.what();
+      // A lost agent or QMP connection is QEMU's end, not its cause.
+      if (vm_ && Classify(e).kind == FailureKind::kConnection) {
+        rec.message = WithShutdownReason(rec.message, vm_->ShutdownReason());
+      }
       if (dynamic_cast<const TimeoutError*>(&e) && deadline.Expired()) {
         rec.message += "\n  (the step's deadline of " + FormatDuration(step.timeout) +
                        " passed; raise it with timeout: on the step, or CPUHP_TIMEOUT_SCALE)";

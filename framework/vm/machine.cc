@@ -123,6 +123,8 @@ std::string Machine::QemuLogTail() const {
   return TailOfFile(artifacts_dir_ / "qemu.log", kContextQemuLogLines);
 }
 
+std::string Machine::ShutdownReason() { return qmp_ ? qmp_->LastWordsAfterClose() : ""; }
+
 void Machine::AddContext(Error& e) {
   std::string state;
   if (!process_) {
@@ -142,9 +144,12 @@ void Machine::AddContext(Error& e) {
 }
 
 void Machine::FailLaunch(const std::string& why) {
+  // Whichever socket saw QEMU's end first (the agent's, often), its
+  // SHUTDOWN reason is the cause.
+  std::string message = WithShutdownReason(why, ShutdownReason());
   if (process_ && process_->Running()) process_->SignalGroup(SIGKILL);
   if (process_) process_->WaitAfterKill();
-  LaunchError e("vm " + name() + ": " + why + "\n  command: " + ShellQuote(argv_),
+  LaunchError e("vm " + name() + ": " + message + "\n  command: " + ShellQuote(argv_),
                 {.command = argv_,
                  .exit_status = exit_status(),
                  .qemu_log_tail = QemuLogTail(),

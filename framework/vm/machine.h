@@ -94,6 +94,7 @@ class Machine final : public Vm {
 
   // Adds "vm NAME: <state>" and the serial/qemu log tails to an error.
   void AddContext(Error& e) override;
+  std::string ShutdownReason() override;
 
  private:
   // How many lines of each log an error's context quotes.

@@ -6,6 +6,7 @@
 
 #include "util/log.h"
 #include "util/temp_dir.h"
+#include "util/wait.h"
 
 namespace cpuhp {
 namespace {
@@ -22,6 +23,10 @@ constexpr auto kSourceNoticeTimeout = std::chrono::seconds(30);
 // fraction of a second; this long for its SHUTDOWN, then for its exit.
 constexpr auto kFailedDestinationExitTimeout = std::chrono::seconds(5);
 constexpr char kProbeDeviceId[] = "cpuhp-migration-probe";
+// QEMU 7.2's final counters come a moment after "completed" (see
+// ReadFinalQueryMigrate): they are re-read this often, for at most this long.
+constexpr auto kFinalCountersInterval = std::chrono::milliseconds(10);
+constexpr auto kFinalCountersTimeout = std::chrono::seconds(2);
 
 bool IsTerminal(const std::string& status) {
   return status == "completed" || status == "failed" || status == "cancelled" ||
@@ -368,6 +373,18 @@ class MigrationRun {
     if (!source_.Running()) return;
     try {
       result_.query_migrate = SourceQmp().Execute("query-migrate");
+      // QEMU before 9.0 (7.2 here) sends "completed" before it computes
+      // total-time and downtime: a query-migrate in between reads 0 for both
+      // (fixed upstream by "migration: Fix qmp_query_migrate mbps value";
+      // docs/known-issues.md). Nothing announces the final counters, so
+      // they are re-read, briefly; a real migration never takes 0 ms.
+      if (status == "completed") {
+        WaitUntil(Deadline::After(kFinalCountersTimeout), kFinalCountersInterval, [&] {
+          if (result_.query_migrate.value("total-time", int64_t{-1}) != 0) return true;
+          result_.query_migrate = SourceQmp().Execute("query-migrate");
+          return false;
+        });
+      }
     } catch (const QmpError&) {
       return;
     }

@@ -9,6 +9,11 @@
 
 namespace cpuhp {
 
+std::string WithShutdownReason(const std::string& message, const std::string& reason) {
+  if (reason.empty() || message.find(reason) != std::string::npos) return message;
+  return message + "; " + reason;
+}
+
 std::unique_ptr<Vm> MakeVm(MachineSpec spec, std::filesystem::path artifacts_dir) {
   if (spec.backend == "libvirt") {
 #ifdef CPUHP_WITH_LIBVIRT

@@ -115,11 +115,19 @@ class Vm {
   virtual Clock::duration boot_time() const = 0;
   // Adds "vm NAME: <state>" and the backend's log tails to an error.
   virtual void AddContext(Error& e) = 0;
+  // Why QEMU is ending or ended on its own (a guest reset, a panic), from
+  // its SHUTDOWN event, once it has sent one; "" otherwise. Never waits. A
+  // lost connection says nothing of its cause; this does.
+  virtual std::string ShutdownReason() { return ""; }
   // The backend's own bookkeeping of the vCPUs, where it keeps one (libvirt:
   // the live XML's <vcpus> and its counts), for the checker's third view;
   // nullopt for direct QEMU. Throws the backend's typed error.
   virtual std::optional<LibvirtView> ReadBackendView() { return std::nullopt; }
 };
+
+// `message`, then "; " and Vm::ShutdownReason()'s `reason` unless that is
+// empty or already said.
+std::string WithShutdownReason(const std::string& message, const std::string& reason);
 
 // A VM for `spec`, not yet launched, of the backend that runs it
 // (spec.backend: "qemu" is Machine, "libvirt" LibvirtMachine). Its artifacts
